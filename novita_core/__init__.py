@@ -1,0 +1,65 @@
+"""Framework-free core shared by ``langchain_novita`` and ``llama_index_novita``.
+
+Everything that knows about Novita lives here: settings and env resolution, the parameter table,
+the shared ``openai`` clients, the retry policy, the stream assembler, the model catalog and the
+errors. The offline Novita-compatible server is in :mod:`novita_core.testing`.
+"""
+
+from novita_core.catalog import (
+    DEFAULT_CHAT_MODEL,
+    DEFAULT_EMBEDDING_MODEL,
+    KNOWN_MODELS,
+    ModelInfo,
+    register_model,
+)
+from novita_core.client import NovitaClient
+from novita_core.errors import (
+    MissingAPIKeyError,
+    NovitaError,
+    NovitaResponseError,
+    NovitaStreamError,
+)
+from novita_core.params import (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    PARAMETERS,
+    InvalidParameterError,
+    ParamSpec,
+    Request,
+    Wire,
+    build_request,
+    validate_params,
+)
+from novita_core.settings import DEFAULT_BASE_URL, NovitaSettings
+from novita_core.streaming import StreamAssembler, StreamDelta
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CHAT",
+    "COMPLETIONS",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CHAT_MODEL",
+    "DEFAULT_EMBEDDING_MODEL",
+    "EMBEDDINGS",
+    "KNOWN_MODELS",
+    "PARAMETERS",
+    "InvalidParameterError",
+    "MissingAPIKeyError",
+    "ModelInfo",
+    "NovitaClient",
+    "NovitaError",
+    "NovitaResponseError",
+    "NovitaSettings",
+    "NovitaStreamError",
+    "ParamSpec",
+    "Request",
+    "StreamAssembler",
+    "StreamDelta",
+    "Wire",
+    "__version__",
+    "build_request",
+    "register_model",
+    "validate_params",
+]

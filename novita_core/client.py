@@ -1,0 +1,342 @@
+"""The HTTP path: shared ``openai`` clients, JSON and SSE reading, retries, error translation.
+
+All requests go through the official client's documented low-level call
+``client.post(path, body=..., cast_to=<HTTP response>, stream=...)``: it keeps the SDK's auth,
+base URL, headers, timeouts and typed status errors, and skips building typed response objects
+that the adapters would only turn back into dicts. Clients are shared per connection identity
+(base URL, key, timeout, headers, user HTTP client): one pool, created on first use. Async
+clients are additionally kept per event loop, because a pool cannot outlive its loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import openai
+
+from novita_core._compat import RawResponse, http_lib
+from novita_core.errors import NovitaResponseError, NovitaStreamError, describe_error_body
+from novita_core.params import Request
+from novita_core.retry import acall_with_retry, call_with_retry
+from novita_core.settings import NovitaSettings
+from novita_core.streaming import (
+    MalformedEventError,
+    StreamAssembler,
+    StreamDelta,
+    StreamIncompleteError,
+    parse_data_line,
+)
+
+USER_AGENT_HEADER = {"X-Novita-Source": "novita-integrations"}
+
+
+class _NovitaOpenAI(openai.OpenAI):
+    """``openai.OpenAI`` whose status errors carry Novita's ``reason`` and ``message``."""
+
+    def _make_status_error(
+        self, err_msg: str, *, body: object, response: Any
+    ) -> openai.APIStatusError:
+        return super()._make_status_error(
+            describe_error_body(response.status_code, body), body=body, response=response
+        )
+
+
+class _NovitaAsyncOpenAI(openai.AsyncOpenAI):
+    """Async twin of :class:`_NovitaOpenAI`."""
+
+    def _make_status_error(
+        self, err_msg: str, *, body: object, response: Any
+    ) -> openai.APIStatusError:
+        return super()._make_status_error(
+            describe_error_body(response.status_code, body), body=body, response=response
+        )
+
+
+def _client_kwargs(settings: NovitaSettings) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "api_key": settings.api_key,
+        "base_url": settings.base_url,
+        "max_retries": 0,  # tenacity in novita_core.retry is the one retry layer
+        "default_headers": {**USER_AGENT_HEADER, **settings.default_headers},
+    }
+    if settings.timeout is not None:
+        kwargs["timeout"] = settings.timeout
+    if settings.http_client is not None:
+        kwargs["http_client"] = settings.http_client
+    return kwargs
+
+
+_sync_clients: dict[tuple[Any, ...], openai.OpenAI] = {}
+_async_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[Any, ...], openai.AsyncOpenAI]
+] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def shared_client(settings: NovitaSettings) -> openai.OpenAI:
+    """The process-wide sync client for these settings (created on first use)."""
+    key = settings.pool_key
+    client = _sync_clients.get(key)
+    if client is None:
+        with _lock:
+            client = _sync_clients.get(key)
+            if client is None:
+                client = _sync_clients[key] = _NovitaOpenAI(**_client_kwargs(settings))
+    return client
+
+
+def shared_async_client(settings: NovitaSettings) -> openai.AsyncOpenAI:
+    """The async client for these settings on the running event loop (created on first use)."""
+    loop = asyncio.get_running_loop()
+    per_loop = _async_clients.get(loop)
+    if per_loop is None:
+        per_loop = _async_clients.setdefault(loop, {})
+    key = settings.pool_key
+    client = per_loop.get(key)
+    if client is None:
+        client = per_loop[key] = _NovitaAsyncOpenAI(**_client_kwargs(settings))
+    return client
+
+
+def _options(request: Request) -> openai.RequestOptions:
+    return {"extra_json": request.extra_body} if request.extra_body else {}
+
+
+def _decode(response: Any) -> dict[str, Any]:
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise NovitaResponseError(
+            f"Novita answered HTTP {response.status_code} with a body that is not a JSON object: "
+            f"{response.text[:200]!r}",
+            response=response,
+        )
+    return data
+
+
+def _stream_failure(exc: BaseException, response: Any, handed: int) -> Exception:
+    """Map a failure while reading a stream to the error the caller should see.
+
+    Before anything reached the caller, transport failures become the SDK's connection/timeout
+    errors, which the retry policy repeats. After, they become :class:`NovitaStreamError`: the
+    answer is truncated and the caller may already have acted on part of it.
+    """
+    request = response.request
+    if isinstance(exc, (MalformedEventError, StreamIncompleteError)):
+        return NovitaStreamError(f"Novita stream failed: {exc}", request=request)
+    if handed == 0:
+        if isinstance(exc, http_lib.TimeoutException):
+            return openai.APITimeoutError(request=request)
+        return openai.APIConnectionError(request=request)
+    return NovitaStreamError(
+        f"Novita stream was cut off after {handed} chunk(s) ({type(exc).__name__}); the answer "
+        "is truncated and was not returned as complete.",
+        request=request,
+    )
+
+
+_TRANSPORT_ERRORS = (http_lib.HTTPError, http_lib.StreamError, MalformedEventError)
+
+
+class NovitaClient:
+    """Sends validated :class:`~novita_core.params.Request` s to Novita and reads the answers.
+
+    Args:
+        settings: Where and how to connect.
+
+    Example:
+        >>> from novita_core import NovitaClient, NovitaSettings, build_request
+        >>> client = NovitaClient(NovitaSettings.resolve(api_key="sk-..."))
+        >>> request = build_request("chat", {"model": "meta-llama/llama-3.1-8b-instruct",
+        ...     "messages": [{"role": "user", "content": "Hi"}]})
+        >>> client.create(request)["choices"][0]["message"]["content"]  # doctest: +SKIP
+    """
+
+    __slots__ = ("_sync", "settings")
+
+    def __init__(self, settings: NovitaSettings) -> None:
+        self.settings = settings
+        self._sync: openai.OpenAI | None = None
+
+    def __repr__(self) -> str:
+        return f"NovitaClient({self.settings!r})"
+
+    @property
+    def openai_client(self) -> openai.OpenAI:
+        """The shared sync ``openai.OpenAI`` client (built lazily)."""
+        if self._sync is None:
+            self._sync = shared_client(self.settings)
+        return self._sync
+
+    @property
+    def async_openai_client(self) -> openai.AsyncOpenAI:
+        """The ``openai.AsyncOpenAI`` client of the running event loop."""
+        return shared_async_client(self.settings)
+
+    # -- one JSON answer ---------------------------------------------------------------------
+
+    def create(self, request: Request) -> dict[str, Any]:
+        """Send a non-streaming request and return the JSON answer as a dict."""
+        client = self.openai_client
+        options = _options(request)
+
+        def attempt() -> dict[str, Any]:
+            response = client.post(
+                request.path, cast_to=RawResponse, body=request.body, options=options
+            )
+            return _decode(response)
+
+        return call_with_retry(attempt, self.settings.max_retries)
+
+    async def acreate(self, request: Request) -> dict[str, Any]:
+        """Async twin of :meth:`create`."""
+        client = self.async_openai_client
+        options = _options(request)
+
+        async def attempt() -> dict[str, Any]:
+            response = await client.post(
+                request.path, cast_to=RawResponse, body=request.body, options=options
+            )
+            return _decode(response)
+
+        return await acall_with_retry(attempt, self.settings.max_retries)
+
+    # -- streams -------------------------------------------------------------------------------
+
+    def stream(
+        self, request: Request, assembler: StreamAssembler | None = None
+    ) -> Iterator[StreamDelta]:
+        """Send a streaming request and yield deltas as they arrive.
+
+        Pass an ``assembler`` to read the totals (text, tool calls, usage) afterwards. The
+        request is retried only until its first delta is yielded.
+
+        Raises:
+            NovitaStreamError: the stream broke or ended early; nothing partial is returned as
+                complete.
+        """
+        asm = assembler if assembler is not None else StreamAssembler()
+        client = self.openai_client
+        options = _options(request)
+
+        def open_stream() -> tuple[Any, Iterator[str], list[StreamDelta]]:
+            asm.reset()
+            response = client.post(
+                request.path, cast_to=RawResponse, body=request.body, options=options, stream=True
+            )
+            lines = response.iter_lines()
+            try:
+                first = self._next_deltas(lines, asm)
+            except _TRANSPORT_ERRORS as exc:
+                response.close()
+                raise _stream_failure(exc, response, 0) from exc
+            except BaseException:
+                response.close()
+                raise
+            return response, lines, first
+
+        response, lines, first = call_with_retry(open_stream, self.settings.max_retries)
+        handed = 0
+        try:
+            for delta in first:
+                handed += 1
+                yield delta
+            try:
+                for line in lines:
+                    chunk = parse_data_line(line)
+                    if chunk is None:
+                        continue
+                    for delta in asm.feed(chunk):
+                        handed += 1
+                        yield delta
+                asm.finish()
+            except (*_TRANSPORT_ERRORS, StreamIncompleteError) as exc:
+                raise _stream_failure(exc, response, max(handed, 1)) from exc
+        finally:
+            response.close()
+
+    @staticmethod
+    def _next_deltas(lines: Iterator[str], asm: StreamAssembler) -> list[StreamDelta]:
+        """Read until the first chunk that changes something (or the end of the stream)."""
+        for line in lines:
+            chunk = parse_data_line(line)
+            if chunk is None:
+                continue
+            deltas = asm.feed(chunk)
+            if deltas or asm.done:
+                return deltas
+        return []
+
+    async def astream(
+        self, request: Request, assembler: StreamAssembler | None = None
+    ) -> AsyncIterator[StreamDelta]:
+        """Async twin of :meth:`stream`."""
+        asm = assembler if assembler is not None else StreamAssembler()
+        client = self.async_openai_client
+        options = _options(request)
+
+        async def open_stream() -> tuple[Any, AsyncIterator[str], list[StreamDelta]]:
+            asm.reset()
+            response = await client.post(
+                request.path, cast_to=RawResponse, body=request.body, options=options, stream=True
+            )
+            lines = response.aiter_lines()
+            try:
+                first = await self._anext_deltas(lines, asm)
+            except _TRANSPORT_ERRORS as exc:
+                await response.aclose()
+                raise _stream_failure(exc, response, 0) from exc
+            except BaseException:
+                await response.aclose()
+                raise
+            return response, lines, first
+
+        response, lines, first = await acall_with_retry(open_stream, self.settings.max_retries)
+        handed = 0
+        try:
+            for delta in first:
+                handed += 1
+                yield delta
+            try:
+                async for line in lines:
+                    chunk = parse_data_line(line)
+                    if chunk is None:
+                        continue
+                    for delta in asm.feed(chunk):
+                        handed += 1
+                        yield delta
+                asm.finish()
+            except (*_TRANSPORT_ERRORS, StreamIncompleteError) as exc:
+                raise _stream_failure(exc, response, max(handed, 1)) from exc
+        finally:
+            await response.aclose()
+
+    @staticmethod
+    async def _anext_deltas(lines: AsyncIterator[str], asm: StreamAssembler) -> list[StreamDelta]:
+        async for line in lines:
+            chunk = parse_data_line(line)
+            if chunk is None:
+                continue
+            deltas = asm.feed(chunk)
+            if deltas or asm.done:
+                return deltas
+        return []
+
+    # -- models --------------------------------------------------------------------------------
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """``GET /models``: the ``data`` list of model dicts (with Novita's ``context_size``)."""
+        client = self.openai_client
+
+        def attempt() -> list[dict[str, Any]]:
+            data = _decode(client.get("/models", cast_to=RawResponse)).get("data")
+            return [entry for entry in data or () if isinstance(entry, dict)]
+
+        return call_with_retry(attempt, self.settings.max_retries)

@@ -1,0 +1,373 @@
+"""THE parameter table: each request field Novita accepts, its type, range, endpoints, wire place.
+
+Adding a parameter means adding one row here (and a typed field on each adapter). Everything
+else — validation with a clear error before any HTTP request, the split between the ``openai``
+client's keywords and ``extra_body``, dropping ``None`` — is derived from the table by
+:func:`build_request`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal
+
+from novita_core.errors import NovitaError
+
+Endpoint = Literal["chat", "completions", "embeddings"]
+
+CHAT: Endpoint = "chat"
+COMPLETIONS: Endpoint = "completions"
+EMBEDDINGS: Endpoint = "embeddings"
+
+ENDPOINT_PATHS: dict[Endpoint, str] = {
+    CHAT: "/chat/completions",
+    COMPLETIONS: "/completions",
+    EMBEDDINGS: "/embeddings",
+}
+
+
+class Wire(Enum):
+    """Where a parameter travels in the ``openai`` client call."""
+
+    KWARG = "kwarg"
+    """A named argument of the SDK's ``create()`` (OpenAI-standard)."""
+    EXTRA_BODY = "extra_body"
+    """Novita-only: not in the SDK's signature, so it rides in ``extra_body`` (reference §3)."""
+
+
+class InvalidParameterError(NovitaError, ValueError):
+    """A request parameter is unknown, of the wrong type, or out of range."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One row of the table.
+
+    Args:
+        name: Wire name of the field.
+        types: Accepted Python types (``bool`` is never accepted as a number).
+        endpoints: Endpoints that accept the field.
+        wire: Keyword of the SDK call or ``extra_body``.
+        low: Lower bound, if any.
+        high: Upper bound, if any.
+        low_open: Whether ``low`` itself is excluded.
+        high_open: Whether ``high`` itself is excluded.
+        max_items: Most items a list value may hold.
+        choices: The allowed values of a string (or the allowed ``type`` of a dict).
+        required: Whether a request without it is refused.
+        doc: One line for the README and error messages.
+    """
+
+    name: str
+    types: tuple[type, ...]
+    endpoints: frozenset[Endpoint]
+    wire: Wire = Wire.KWARG
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    max_items: int | None = None
+    choices: tuple[str, ...] | None = None
+    required: bool = False
+    doc: str = ""
+
+    def describe_range(self) -> str:
+        """Human-readable allowed range, e.g. ``0 <= temperature <= 2``."""
+        if self.low is not None and self.high is not None:
+            left = "<" if self.low_open else "<="
+            right = "<" if self.high_open else "<="
+            return f"{_num(self.low)} {left} {self.name} {right} {_num(self.high)}"
+        if self.low is not None:
+            return f"{self.name} {'>' if self.low_open else '>='} {_num(self.low)}"
+        if self.high is not None:
+            return f"{self.name} {'<' if self.high_open else '<='} {_num(self.high)}"
+        if self.choices:
+            return f"{self.name} in {list(self.choices)}"
+        return ""
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+_BOTH = frozenset({CHAT, COMPLETIONS})
+_CHAT = frozenset({CHAT})
+_COMPLETIONS = frozenset({COMPLETIONS})
+_EMBEDDINGS = frozenset({EMBEDDINGS})
+_ALL = frozenset({CHAT, COMPLETIONS, EMBEDDINGS})
+_NUMBER = (int, float)
+_EXTRA = Wire.EXTRA_BODY
+
+# Ranges follow Novita's docs (reference §3); where Novita's notation is loose, the OpenAI range.
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("model", (str,), _ALL, required=True, doc="Novita model id, e.g. provider/name"),
+    ParamSpec("messages", (list,), _CHAT, required=True, doc="OpenAI-style chat messages"),
+    ParamSpec("prompt", (str, list), _COMPLETIONS, required=True, doc="prompt text(s)"),
+    ParamSpec("input", (str, list), _EMBEDDINGS, required=True, doc="text(s) to embed"),
+    ParamSpec("max_tokens", (int,), _BOTH, low=1, doc="most tokens to generate"),
+    ParamSpec("stream", (bool,), _BOTH, doc="server-sent events"),
+    ParamSpec("stream_options", (dict,), _BOTH, doc="{'include_usage': bool}; streams only"),
+    ParamSpec("temperature", _NUMBER, _BOTH, low=0, high=2, doc="sampling temperature"),
+    ParamSpec("top_p", _NUMBER, _BOTH, low=0, high=1, low_open=True, doc="nucleus sampling"),
+    ParamSpec("stop", (str, list), _BOTH, max_items=4, doc="up to 4 stop sequences"),
+    ParamSpec("n", (int,), _BOTH, low=1, high=128, doc="choices to generate"),
+    ParamSpec("presence_penalty", _NUMBER, _BOTH, low=-2, high=2, doc="penalise seen tokens"),
+    ParamSpec("frequency_penalty", _NUMBER, _BOTH, low=-2, high=2, doc="penalise frequent tokens"),
+    ParamSpec("logit_bias", (dict,), _BOTH, low=-100, high=100, doc="token id -> bias"),
+    ParamSpec("seed", (int,), _BOTH, doc="best-effort determinism"),
+    ParamSpec("logprobs", (bool,), _CHAT, doc="return token log-probabilities"),
+    ParamSpec("logprobs", (int,), _COMPLETIONS, low=0, high=5, doc="top log-probabilities"),
+    ParamSpec("top_logprobs", (int,), _CHAT, low=0, high=20, doc="needs logprobs=True"),
+    ParamSpec("echo", (bool,), _COMPLETIONS, doc="echo the prompt"),
+    ParamSpec("best_of", (int,), _COMPLETIONS, low=1, high=20, doc=">= n; no streaming"),
+    ParamSpec("suffix", (str,), _COMPLETIONS, doc="text after the completion"),
+    ParamSpec("tools", (list,), _CHAT, doc="function tools"),
+    ParamSpec(
+        "tool_choice",
+        (str, dict),
+        _CHAT,
+        choices=("auto", "none", "required"),
+        doc="auto | none | required | {'type': 'function', ...}",
+    ),
+    ParamSpec("parallel_tool_calls", (bool,), _CHAT, doc="allow several tool calls"),
+    ParamSpec(
+        "response_format",
+        (dict,),
+        _CHAT,
+        choices=("text", "json_object", "json_schema"),
+        doc="{'type': text | json_object | json_schema}",
+    ),
+    ParamSpec("user", (str,), _ALL, doc="end-user id"),
+    ParamSpec(
+        "repetition_penalty",
+        _NUMBER,
+        _BOTH,
+        _EXTRA,
+        low=0,
+        high=2,
+        low_open=True,
+        doc="1.0 = none; > 1 discourages repetition",
+    ),
+    ParamSpec("top_k", (int,), _BOTH, _EXTRA, low=1, high=128, doc="sample from the k best tokens"),
+    ParamSpec("min_p", _NUMBER, _BOTH, _EXTRA, low=0, high=1, doc="min probability vs. top token"),
+    ParamSpec("separate_reasoning", (bool,), _CHAT, _EXTRA, doc="return reasoning_content apart"),
+    ParamSpec("enable_thinking", (bool,), _CHAT, _EXTRA, doc="hybrid models: think first"),
+    ParamSpec("dimensions", (int,), _EMBEDDINGS, low=1, doc="output vector length"),
+    ParamSpec("encoding_format", (str,), _EMBEDDINGS, choices=("float",), doc="float only"),
+)
+
+_TABLE: dict[Endpoint, dict[str, ParamSpec]] = {
+    endpoint: {spec.name: spec for spec in PARAMETERS if endpoint in spec.endpoints}
+    for endpoint in (CHAT, COMPLETIONS, EMBEDDINGS)
+}
+
+
+def spec_for(endpoint: Endpoint, name: str) -> ParamSpec | None:
+    """The table row for ``name`` on ``endpoint``, if the endpoint accepts it."""
+    return _TABLE[endpoint].get(name)
+
+
+def parameter_names(endpoint: Endpoint) -> list[str]:
+    """Every parameter ``endpoint`` accepts, in table order."""
+    return list(_TABLE[endpoint])
+
+
+def novita_extras() -> frozenset[str]:
+    """Names that travel in ``extra_body`` (Novita-only fields)."""
+    return frozenset(spec.name for spec in PARAMETERS if spec.wire is _EXTRA)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated request, split the way the ``openai`` client wants it.
+
+    Args:
+        endpoint: Which endpoint it is for.
+        body: OpenAI-standard fields (the SDK's keywords).
+        extra_body: Novita fields and the caller's own ``extra_body``; the SDK merges them into
+            the top level of the JSON body.
+    """
+
+    endpoint: Endpoint
+    body: dict[str, Any]
+    extra_body: dict[str, Any]
+
+    @property
+    def path(self) -> str:
+        """Resource path appended to the base URL."""
+        return ENDPOINT_PATHS[self.endpoint]
+
+    @property
+    def stream(self) -> bool:
+        """Whether the request asks for server-sent events."""
+        return bool(self.body.get("stream"))
+
+    def json(self) -> dict[str, Any]:
+        """The JSON body exactly as it goes out."""
+        return {**self.body, **self.extra_body}
+
+
+def build_request(
+    endpoint: Endpoint,
+    params: Mapping[str, Any],
+    *,
+    extra_body: Mapping[str, Any] | None = None,
+) -> Request:
+    """Validate ``params`` against the table and split them into SDK keywords and ``extra_body``.
+
+    ``None`` values are dropped (the SDK would send them as JSON ``null``). A stream asks for its
+    usage (``stream_options.include_usage``) unless ``stream_options`` is given. ``extra_body`` is
+    the explicit escape hatch for server fields this table does not know; it is sent as given.
+
+    Raises:
+        InvalidParameterError: unknown name, wrong type, or value out of range; no request is
+            sent.
+    """
+    table = _TABLE[endpoint]
+    body: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
+    for name, value in params.items():
+        if value is None:
+            continue
+        spec = table.get(name)
+        if spec is None:
+            raise _unknown(endpoint, name)
+        _check(spec, value)
+        if spec.wire is _EXTRA:
+            extras[name] = value
+        else:
+            body[name] = value
+    for spec in table.values():
+        if spec.required and spec.name not in body:
+            raise InvalidParameterError(f"{spec.name} is required for the {endpoint} endpoint")
+    _check_combinations(endpoint, body)
+    if body.get("stream") and "stream_options" not in body:
+        # Usage on streams is what token counters and cost tracking need; Novita sends it only
+        # when asked (reference §5).
+        body["stream_options"] = {"include_usage": True}
+    if extra_body:
+        extras.update(extra_body)
+    return Request(endpoint, body, extras)
+
+
+def validate_params(endpoint: Endpoint, params: Mapping[str, Any]) -> None:
+    """Check names, types and ranges without requiring ``model``/``messages`` (for constructors)."""
+    table = _TABLE[endpoint]
+    for name, value in params.items():
+        if value is None:
+            continue
+        spec = table.get(name)
+        if spec is None:
+            raise _unknown(endpoint, name)
+        _check(spec, value)
+
+
+def _unknown(endpoint: Endpoint, name: str) -> InvalidParameterError:
+    valid = ", ".join(sorted(_TABLE[endpoint]))
+    return InvalidParameterError(
+        f"Unknown parameter {name!r} for the Novita {endpoint} endpoint. Valid parameters: "
+        f"{valid}. Send fields this package does not know yet with extra_body={{...}}."
+    )
+
+
+def _check(spec: ParamSpec, value: Any) -> None:
+    if isinstance(value, bool) and bool not in spec.types:
+        raise _type_error(spec, value)
+    if not isinstance(value, spec.types):
+        raise _type_error(spec, value)
+    checker = _SHAPE_CHECKS.get(type(value))
+    if checker is not None:
+        checker(spec, value)
+
+
+_TYPE_NAMES = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a dict",
+}
+
+
+def _type_error(spec: ParamSpec, value: Any) -> InvalidParameterError:
+    kinds = [t for t in spec.types if not (t is int and float in spec.types)]
+    expected = " or ".join(_TYPE_NAMES[t] for t in kinds)
+    return InvalidParameterError(
+        f"{spec.name} must be {expected}, got {type(value).__name__} {value!r}"
+    )
+
+
+def _check_number(spec: ParamSpec, value: float) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidParameterError(f"{spec.name} must be a finite number, got {value!r}")
+    too_low = spec.low is not None and (value <= spec.low if spec.low_open else value < spec.low)
+    too_high = spec.high is not None and (
+        value >= spec.high if spec.high_open else value > spec.high
+    )
+    if too_low or too_high:
+        raise InvalidParameterError(
+            f"{spec.name} must satisfy {spec.describe_range()}, got {value!r}"
+        )
+
+
+def _check_str(spec: ParamSpec, value: str) -> None:
+    if spec.choices and value not in spec.choices:
+        alternative = " or a dict" if dict in spec.types else ""
+        raise InvalidParameterError(
+            f"{spec.name} must be one of {list(spec.choices)}{alternative}, got {value!r}"
+        )
+    if spec.required and not value:
+        raise InvalidParameterError(f"{spec.name} must not be empty")
+
+
+def _check_list(spec: ParamSpec, value: list[Any]) -> None:
+    if spec.max_items is not None and len(value) > spec.max_items:
+        raise InvalidParameterError(
+            f"{spec.name} accepts at most {spec.max_items} items, got {len(value)}"
+        )
+    if spec.required and not value:
+        raise InvalidParameterError(f"{spec.name} must not be empty")
+    if spec.name == "stop" and not all(isinstance(item, str) for item in value):
+        raise InvalidParameterError("stop must be a string or a list of strings")
+
+
+def _check_dict(spec: ParamSpec, value: dict[Any, Any]) -> None:
+    if spec.name == "logit_bias":
+        for token, bias in value.items():
+            if isinstance(bias, bool) or not isinstance(bias, _NUMBER):
+                raise InvalidParameterError(f"logit_bias[{token!r}] must be a number, got {bias!r}")
+            if not -100 <= bias <= 100:
+                raise InvalidParameterError(
+                    f"logit_bias[{token!r}] must satisfy -100 <= bias <= 100, got {bias!r}"
+                )
+    elif spec.choices and value.get("type") not in spec.choices:
+        if spec.name == "tool_choice" and value.get("type") == "function":
+            return
+        raise InvalidParameterError(
+            f"{spec.name}['type'] must be one of {list(spec.choices)}, got {value.get('type')!r}"
+        )
+
+
+_SHAPE_CHECKS: dict[type, Callable[[ParamSpec, Any], None]] = {
+    int: _check_number,
+    float: _check_number,
+    str: _check_str,
+    list: _check_list,
+    dict: _check_dict,
+}
+
+
+def _check_combinations(endpoint: Endpoint, body: Mapping[str, Any]) -> None:
+    if "stream_options" in body and not body.get("stream"):
+        raise InvalidParameterError("stream_options is only allowed with stream=True")
+    if endpoint == CHAT and "top_logprobs" in body and body.get("logprobs") is not True:
+        raise InvalidParameterError("top_logprobs requires logprobs=True")
+    if "best_of" in body:
+        if body["best_of"] < body.get("n", 1):
+            raise InvalidParameterError("best_of must be >= n")
+        if body.get("stream"):
+            raise InvalidParameterError("best_of cannot be used with stream=True")

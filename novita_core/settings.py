@@ -1,0 +1,131 @@
+"""Where the API key, base URL and transport options come from: argument, then env, then default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from novita_core.errors import MissingAPIKeyError
+
+DEFAULT_BASE_URL = "https://api.novita.ai/v3/openai"
+"""Novita's legacy OpenAI-compatible base, the one existing integrations use (reference §1).
+
+``https://api.novita.ai/openai`` and ``https://api.novita.ai/openai/v1`` are newer and documented
+but their equivalence is unconfirmed; pass ``base_url`` or set ``NOVITA_BASE_URL`` to use them.
+"""
+
+API_KEY_ENV = "NOVITA_API_KEY"
+BASE_URL_ENVS = ("NOVITA_BASE_URL", "NOVITA_API_BASE")
+"""``NOVITA_BASE_URL`` first; ``NOVITA_API_BASE`` is what LiteLLM and older LlamaIndex read."""
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 2
+
+
+def resolve_api_key(api_key: str | None = None) -> str:
+    """Return the explicit key, else ``$NOVITA_API_KEY``; raise a clear error if neither is set."""
+    key = api_key if api_key else os.environ.get(API_KEY_ENV)
+    if not key:
+        raise MissingAPIKeyError(
+            f"No Novita API key: pass api_key=... or set the {API_KEY_ENV} environment variable "
+            "(create a key at https://novita.ai/settings/key-management)."
+        )
+    return key
+
+
+def resolve_base_url(base_url: str | None = None) -> str:
+    """Return the explicit base URL, else ``NOVITA_BASE_URL``/``NOVITA_API_BASE``, else the default.
+
+    Plain ``http://`` is accepted only when the caller names it (a local server): an env var or
+    the default can never silently downgrade an ``https`` connection carrying the key.
+    """
+    if base_url:
+        return base_url.rstrip("/")
+    for name in BASE_URL_ENVS:
+        value = os.environ.get(name)
+        if value:
+            url = value.rstrip("/")
+            if not (url.startswith("https://") or _is_loopback(url)):
+                raise ValueError(
+                    f"{name}={url!r} is not an https URL; pass base_url=... explicitly to use a "
+                    "plain-http server."
+                )
+            return url
+    return DEFAULT_BASE_URL
+
+
+def _is_loopback(url: str) -> bool:
+    return url.startswith(("http://127.", "http://localhost", "http://[::1]"))
+
+
+@dataclass(frozen=True, repr=False)
+class NovitaSettings:
+    """Everything needed to reach Novita; the key is kept out of repr and equality output.
+
+    Args:
+        api_key: The Novita API key (resolved; never printed).
+        base_url: OpenAI-compatible base URL.
+        timeout: Seconds per HTTP attempt (connect + read), or None for the SDK default.
+        max_retries: Retries after the first attempt; ``N`` means at most ``N + 1`` requests.
+        default_headers: Extra headers sent with every request.
+        http_client: A client object the installed ``openai`` accepts as ``http_client``
+            (``httpx.Client`` on openai 2.x, ``httpx2.Client`` on 3.x), sync or async.
+
+    Example:
+        >>> s = NovitaSettings.resolve(api_key="sk-test", base_url="http://127.0.0.1:9/v3/openai")
+        >>> s
+        NovitaSettings(base_url='http://127.0.0.1:9/v3/openai', timeout=60.0, max_retries=2)
+    """
+
+    api_key: str
+    base_url: str = DEFAULT_BASE_URL
+    timeout: float | None = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    http_client: Any = None
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_retries: int | None = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: Any = None,
+    ) -> NovitaSettings:
+        """Build settings from arguments, falling back to the environment and defaults."""
+        if max_retries is None:
+            max_retries = DEFAULT_MAX_RETRIES
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise ValueError(f"timeout must be a number of seconds > 0 or None, got {timeout!r}")
+        return cls(
+            api_key=resolve_api_key(api_key),
+            base_url=resolve_base_url(base_url),
+            timeout=float(timeout) if timeout is not None else None,
+            max_retries=max_retries,
+            default_headers=dict(default_headers or {}),
+            http_client=http_client,
+        )
+
+    @property
+    def pool_key(self) -> tuple[Any, ...]:
+        """Identity of the connection pool these settings may share with others."""
+        return (
+            self.base_url,
+            self.api_key,
+            self.timeout,
+            tuple(sorted(self.default_headers.items())),
+            id(self.http_client) if self.http_client is not None else None,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"NovitaSettings(base_url={self.base_url!r}, timeout={self.timeout!r}, "
+            f"max_retries={self.max_retries!r})"
+        )

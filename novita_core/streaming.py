@@ -1,0 +1,251 @@
+"""The one stream assembler: SSE lines -> chunk dicts -> deltas, plus the running totals.
+
+It works on plain dicts parsed from the ``data:`` lines instead of the SDK's typed chunks: it has to
+see ``data: [DONE]`` (which the SDK's stream hides) to tell a finished stream from a dropped one,
+and skipping the typed objects is most of what makes streaming cheap.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+DONE_MARKER = "[DONE]"
+
+
+class MalformedEventError(ValueError):
+    """A ``data:`` line that is neither JSON nor ``[DONE]``."""
+
+
+class StreamIncompleteError(ValueError):
+    """The event stream ended before ``[DONE]`` or a ``finish_reason`` for every choice."""
+
+
+def parse_data_line(line: str) -> dict[str, Any] | None:
+    """Parse one SSE line: a chunk dict for ``data: {...}``, None for anything to skip.
+
+    Raises:
+        MalformedEventError: a ``data:`` payload that is not JSON.
+    """
+    if not line.startswith("data:"):
+        return None  # blank separators, ``:`` keep-alive comments, ``event:``/``id:`` fields
+    payload = line[5:].strip()
+    if payload == DONE_MARKER:
+        return {DONE_MARKER: True}
+    try:
+        chunk = json.loads(payload)
+    except ValueError as exc:
+        raise MalformedEventError(f"malformed SSE data line: {payload[:200]!r}") from exc
+    if not isinstance(chunk, dict):
+        raise MalformedEventError(f"SSE data is not a JSON object: {payload[:200]!r}")
+    return chunk
+
+
+def iter_chunks(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """Chunk dicts from SSE lines; the ``[DONE]`` marker comes through as ``{"[DONE]": True}``."""
+    for line in lines:
+        chunk = parse_data_line(line)
+        if chunk is not None:
+            yield chunk
+
+
+async def aiter_chunks(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
+    """Async twin of :func:`iter_chunks`."""
+    async for line in lines:
+        chunk = parse_data_line(line)
+        if chunk is not None:
+            yield chunk
+
+
+@dataclass(slots=True)
+class StreamDelta:
+    """What one chunk changed for one choice (or, with ``usage`` set, the final usage).
+
+    Args:
+        choice: Index of the choice this delta belongs to.
+        content: New text (chat ``delta.content`` or completions ``text``).
+        reasoning: New ``reasoning_content`` text.
+        tool_calls: Tool-call pieces as sent: ``{"index", "id", "name", "arguments"}`` where
+            ``id``/``name`` appear on the first piece of a call and ``arguments`` is a fragment.
+        finish_reason: Set on the choice's last chunk.
+        logprobs: The chunk's logprobs for this choice, when asked for.
+        usage: Token usage; only on the usage delta that closes the stream.
+        role: The role announced by the first chunk.
+    """
+
+    choice: int = 0
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: list[dict[str, Any]] | None = None
+    finish_reason: str | None = None
+    logprobs: Any = None
+    usage: dict[str, Any] | None = None
+    role: str | None = None
+
+
+@dataclass(slots=True)
+class ChoiceState:
+    """Everything a choice has accumulated so far."""
+
+    content: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    finish_reason: str | None = None
+    logprobs: list[Any] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The full text so far."""
+        return "".join(self.content)
+
+    @property
+    def reasoning_text(self) -> str:
+        """The full reasoning_content so far."""
+        return "".join(self.reasoning)
+
+    def tool_call_list(self) -> list[dict[str, Any]]:
+        """Merged tool calls in OpenAI message form, ordered by their stream index."""
+        return [
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": call["arguments"]},
+            }
+            for _, call in sorted(self.tool_calls.items())
+        ]
+
+
+class StreamAssembler:
+    """Turns chunk dicts into :class:`StreamDelta` s and keeps the totals per choice.
+
+    Example:
+        >>> asm = StreamAssembler()
+        >>> chunk = {"id": "c1", "model": "m", "choices": [
+        ...     {"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}]}
+        >>> [d.content for d in asm.feed(chunk)]
+        ['Hi']
+        >>> asm.feed({"[DONE]": True})
+        []
+        >>> asm.finish().choices[0].text
+        'Hi'
+    """
+
+    __slots__ = ("choices", "created", "done", "id", "model", "system_fingerprint", "usage")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (a retried request starts from scratch)."""
+        self.choices: dict[int, ChoiceState] = {}
+        self.id: str | None = None
+        self.model: str | None = None
+        self.system_fingerprint: str | None = None
+        self.created: int | None = None
+        self.usage: dict[str, Any] | None = None
+        self.done = False
+
+    def feed(self, chunk: dict[str, Any]) -> list[StreamDelta]:
+        """Account for one chunk and return what it changed (usage-only chunks give one delta)."""
+        if DONE_MARKER in chunk:
+            self.done = True
+            return []
+        if self.id is None:
+            self.id = chunk.get("id")
+            self.model = chunk.get("model")
+            self.created = chunk.get("created")
+        fingerprint = chunk.get("system_fingerprint")
+        if fingerprint:
+            self.system_fingerprint = fingerprint
+        deltas = [self._feed_choice(choice) for choice in chunk.get("choices") or ()]
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = usage
+            deltas.append(StreamDelta(choice=0, usage=usage))
+        return deltas
+
+    def _feed_choice(self, choice: dict[str, Any]) -> StreamDelta:
+        index = choice.get("index") or 0
+        state = self.choices.get(index)
+        if state is None:
+            state = self.choices[index] = ChoiceState()
+        delta_obj = choice.get("delta")
+        if delta_obj is None:  # the completions endpoint streams ``text`` instead of ``delta``
+            delta_obj = {"content": choice.get("text")}
+        delta = StreamDelta(choice=index, role=delta_obj.get("role"))
+        content = delta_obj.get("content")
+        if content:
+            delta.content = content
+            state.content.append(content)
+        reasoning = delta_obj.get("reasoning_content")
+        if reasoning:
+            delta.reasoning = reasoning
+            state.reasoning.append(reasoning)
+        raw_calls = delta_obj.get("tool_calls")
+        if raw_calls:
+            delta.tool_calls = [self._merge_tool_call(state, call) for call in raw_calls]
+        finish = choice.get("finish_reason")
+        if finish:
+            delta.finish_reason = state.finish_reason = finish
+        logprobs = choice.get("logprobs")
+        if logprobs:
+            delta.logprobs = logprobs
+            state.logprobs.append(logprobs)
+        return delta
+
+    @staticmethod
+    def _merge_tool_call(state: ChoiceState, call: dict[str, Any]) -> dict[str, Any]:
+        # Pieces are keyed by ``index``; a server that omits it sends one call per chunk.
+        index = call.get("index")
+        if index is None:
+            index = len(state.tool_calls) if call.get("id") else max(state.tool_calls, default=0)
+        function = call.get("function") or {}
+        piece = {
+            "index": index,
+            "id": call.get("id"),
+            "name": function.get("name"),
+            "arguments": function.get("arguments") or "",
+        }
+        merged = state.tool_calls.get(index)
+        if merged is None:
+            state.tool_calls[index] = {
+                "id": piece["id"],
+                "name": piece["name"] or "",
+                "arguments": piece["arguments"],
+            }
+        else:
+            if piece["id"] and not merged["id"]:
+                merged["id"] = piece["id"]
+            if piece["name"] and not merged["name"]:
+                merged["name"] = piece["name"]
+            merged["arguments"] += piece["arguments"]
+        return piece
+
+    def finish(self) -> StreamAssembler:
+        """Check the stream really ended; return self.
+
+        Raises:
+            StreamIncompleteError: neither ``[DONE]`` nor a ``finish_reason`` on every choice
+                arrived, i.e. the connection dropped mid-answer.
+        """
+        if self.done:
+            return self
+        if self.choices and all(state.finish_reason for state in self.choices.values()):
+            return self
+        received = sum(len(state.content) for state in self.choices.values())
+        raise StreamIncompleteError(
+            "The stream ended before it was complete (no finish_reason and no [DONE]) after "
+            f"{received} content chunk(s); the answer is truncated and was not returned."
+        )
+
+    def message(self, index: int = 0) -> dict[str, Any]:
+        """The assembled assistant message of choice ``index`` in OpenAI form."""
+        state = self.choices.get(index, ChoiceState())
+        message: dict[str, Any] = {"role": "assistant", "content": state.text}
+        if state.reasoning:
+            message["reasoning_content"] = state.reasoning_text
+        if state.tool_calls:
+            message["tool_calls"] = state.tool_call_list()
+        return message

@@ -1,0 +1,78 @@
+"""The stream assembler on plain chunk dicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from novita_core.streaming import (
+    MalformedEventError,
+    StreamAssembler,
+    StreamIncompleteError,
+    iter_chunks,
+    parse_data_line,
+)
+
+
+def chunk(delta: dict[str, object], finish: str | None = None, index: int = 0) -> dict[str, object]:
+    return {
+        "id": "c1",
+        "model": "m",
+        "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def test_sse_lines() -> None:
+    lines = [": keep-alive", "", 'data: {"a": 1}', "", "data: [DONE]", ""]
+    assert list(iter_chunks(lines)) == [{"a": 1}, {"[DONE]": True}]
+    with pytest.raises(MalformedEventError):
+        parse_data_line("data: {not json")
+
+
+def test_tool_call_pieces_merge_by_index() -> None:
+    asm = StreamAssembler()
+    asm.feed(chunk({"role": "assistant", "content": None}))
+    first = {"index": 0, "id": "call_a", "type": "function",
+             "function": {"name": "add", "arguments": ""}}
+    second = {"index": 1, "id": "call_b", "type": "function",
+              "function": {"name": "mul", "arguments": '{"x"'}}
+    asm.feed(chunk({"tool_calls": [first, second]}))
+    asm.feed(chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"a": 1}'}}]}))
+    asm.feed(chunk({"tool_calls": [{"index": 1, "function": {"arguments": ": 2}"}}]}, "tool_calls"))
+    asm.feed({"[DONE]": True})
+    calls = asm.finish().message()["tool_calls"]
+    assert calls == [
+        {"id": "call_a", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}},
+        {"id": "call_b", "type": "function", "function": {"name": "mul", "arguments": '{"x": 2}'}},
+    ]
+
+
+def test_reasoning_and_usage() -> None:
+    asm = StreamAssembler()
+    asm.feed(chunk({"reasoning_content": "think"}))
+    asm.feed(chunk({"content": "answer"}, "stop"))
+    deltas = asm.feed({"id": "c1", "choices": [], "usage": {"total_tokens": 3}})
+    assert deltas[0].usage == {"total_tokens": 3}
+    assert asm.message() == {
+        "role": "assistant",
+        "content": "answer",
+        "reasoning_content": "think",
+    }
+
+
+def test_truncation_is_detected() -> None:
+    asm = StreamAssembler()
+    asm.feed(chunk({"content": "partial"}))
+    with pytest.raises(StreamIncompleteError, match="truncated"):
+        asm.finish()
+
+
+def test_finish_reason_without_done_is_complete() -> None:
+    asm = StreamAssembler()
+    asm.feed(chunk({"content": "all"}, "stop"))
+    assert asm.finish().choices[0].text == "all"
+
+
+def test_completions_chunks_use_text() -> None:
+    asm = StreamAssembler()
+    deltas = asm.feed({"id": "x", "choices": [{"index": 0, "text": "hi", "finish_reason": None}]})
+    assert deltas[0].content == "hi"
