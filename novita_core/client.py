@@ -11,10 +11,11 @@ clients are additionally kept per event loop, because a pool cannot outlive its 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 
 import openai
@@ -57,7 +58,7 @@ class _NovitaAsyncOpenAI(openai.AsyncOpenAI):
         )
 
 
-def _client_kwargs(settings: NovitaSettings) -> dict[str, Any]:
+def _client_kwargs(settings: NovitaSettings, http_client: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "api_key": settings.api_key,
         "base_url": settings.base_url,
@@ -66,15 +67,26 @@ def _client_kwargs(settings: NovitaSettings) -> dict[str, Any]:
     }
     if settings.timeout is not None:
         kwargs["timeout"] = settings.timeout
-    if settings.http_client is not None:
-        kwargs["http_client"] = settings.http_client
+    if http_client is not None:
+        kwargs["http_client"] = http_client
     return kwargs
 
 
+def _default_async_http_client(settings: NovitaSettings) -> Any:
+    if settings.http_async_client is not None:
+        return settings.http_async_client
+    if settings.async_transport == "aiohttp":
+        try:
+            return openai.DefaultAioHttpClient()
+        except (AttributeError, RuntimeError, ImportError):  # aiohttp missing: SDK default
+            return None
+    return None
+
+
 _sync_clients: dict[tuple[Any, ...], openai.OpenAI] = {}
-_async_clients: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[Any, ...], openai.AsyncOpenAI]
-] = weakref.WeakKeyDictionary()
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
+    weakref.WeakKeyDictionary()
+)
 _lock = threading.Lock()
 
 
@@ -86,21 +98,52 @@ def shared_client(settings: NovitaSettings) -> openai.OpenAI:
         with _lock:
             client = _sync_clients.get(key)
             if client is None:
-                client = _sync_clients[key] = _NovitaOpenAI(**_client_kwargs(settings))
+                client = _sync_clients[key] = _NovitaOpenAI(
+                    **_client_kwargs(settings, settings.http_client)
+                )
     return client
 
 
 def shared_async_client(settings: NovitaSettings) -> openai.AsyncOpenAI:
-    """The async client for these settings on the running event loop (created on first use)."""
+    """The async client for these settings on the running event loop (created on first use).
+
+    The loop's clients are closed when the loop shuts down (``asyncio.run`` and pytest-asyncio
+    call ``loop.shutdown_asyncgens()``), so no connection or aiohttp session outlives it.
+    """
     loop = asyncio.get_running_loop()
     per_loop = _async_clients.get(loop)
     if per_loop is None:
-        per_loop = _async_clients.setdefault(loop, {})
+        per_loop = _async_clients[loop] = _LoopClients()
     key = settings.pool_key
-    client = per_loop.get(key)
+    client = per_loop.clients.get(key)
     if client is None:
-        client = per_loop[key] = _NovitaAsyncOpenAI(**_client_kwargs(settings))
+        client = per_loop.clients[key] = _NovitaAsyncOpenAI(
+            **_client_kwargs(settings, _default_async_http_client(settings))
+        )
     return client
+
+
+class _LoopClients:
+    """The async clients of one event loop, closed by the loop's async-generator shutdown."""
+
+    __slots__ = ("_closer", "clients")
+
+    def __init__(self) -> None:
+        self.clients: dict[tuple[Any, ...], openai.AsyncOpenAI] = {}
+        # An async generator parked at its ``yield`` is registered with the running loop, which
+        # closes it in ``shutdown_asyncgens()``: its ``finally`` then closes our clients inside
+        # the loop, where an aiohttp session must be closed.
+        self._closer = self._close_on_shutdown()
+        with contextlib.suppress(StopIteration):
+            self._closer.asend(None).send(None)
+
+    async def _close_on_shutdown(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            clients, self.clients = list(self.clients.values()), {}
+            for client in clients:
+                await client.close()
 
 
 def _options(request: Request) -> openai.RequestOptions:

@@ -56,6 +56,18 @@ def resolve_base_url(base_url: str | None = None) -> str:
     return DEFAULT_BASE_URL
 
 
+ASYNC_TRANSPORTS = ("aiohttp", "httpx")
+
+
+def _resolve_transport(value: str | None) -> str:
+    transport = value or os.environ.get("NOVITA_ASYNC_TRANSPORT") or "aiohttp"
+    if transport not in ASYNC_TRANSPORTS:
+        raise ValueError(
+            f"async_transport must be one of {list(ASYNC_TRANSPORTS)}, got {transport!r}"
+        )
+    return transport
+
+
 def _is_loopback(url: str) -> bool:
     return url.startswith(("http://127.", "http://localhost", "http://[::1]"))
 
@@ -70,8 +82,13 @@ class NovitaSettings:
         timeout: Seconds per HTTP attempt (connect + read), or None for the SDK default.
         max_retries: Retries after the first attempt; ``N`` means at most ``N + 1`` requests.
         default_headers: Extra headers sent with every request.
-        http_client: A client object the installed ``openai`` accepts as ``http_client``
-            (``httpx.Client`` on openai 2.x, ``httpx2.Client`` on 3.x), sync or async.
+        http_client: A sync client the installed ``openai`` accepts as ``http_client``
+            (``httpx.Client`` on openai 2.x, ``httpx2.Client`` on 3.x).
+        http_async_client: The async counterpart (``httpx.AsyncClient`` / ``httpx2.AsyncClient``
+            or ``openai.DefaultAioHttpClient()``).
+        async_transport: ``"aiohttp"`` (default; the SDK's faster aiohttp transport, one pool
+            per event loop) or ``"httpx"`` (the SDK's default transport). Ignored when
+            ``http_async_client`` is given. Env: ``NOVITA_ASYNC_TRANSPORT``.
 
     Example:
         >>> s = NovitaSettings.resolve(api_key="sk-test", base_url="http://127.0.0.1:9/v3/openai")
@@ -85,6 +102,8 @@ class NovitaSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     default_headers: Mapping[str, str] = field(default_factory=dict)
     http_client: Any = None
+    http_async_client: Any = None
+    async_transport: str = "aiohttp"
 
     @classmethod
     def resolve(
@@ -96,6 +115,8 @@ class NovitaSettings:
         max_retries: int | None = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
         http_client: Any = None,
+        http_async_client: Any = None,
+        async_transport: str | None = None,
     ) -> NovitaSettings:
         """Build settings from arguments, falling back to the environment and defaults."""
         if max_retries is None:
@@ -111,6 +132,8 @@ class NovitaSettings:
             max_retries=max_retries,
             default_headers=dict(default_headers or {}),
             http_client=http_client,
+            http_async_client=http_async_client,
+            async_transport=_resolve_transport(async_transport),
         )
 
     @property
@@ -122,6 +145,8 @@ class NovitaSettings:
             self.timeout,
             tuple(sorted(self.default_headers.items())),
             id(self.http_client) if self.http_client is not None else None,
+            id(self.http_async_client) if self.http_async_client is not None else None,
+            self.async_transport,
         )
 
     def __repr__(self) -> str:

@@ -229,3 +229,35 @@ def test_key_stays_out_of_debug_logs(
     novita_server.inject(Fault.status(503, retry_after_ms=5), times=1)
     make_client(novita_server, max_retries=1).create(chat())
     assert novita_server.api_key not in caplog.text
+
+
+LOOPS_SCRIPT = """
+import asyncio, gc, sys
+from novita_core import NovitaClient, NovitaSettings, build_request
+from novita_core.testing import OfflineNovitaServer
+with OfflineNovitaServer() as server:
+    client = NovitaClient(NovitaSettings.resolve(
+        api_key=server.api_key, base_url=server.base_url, async_transport=sys.argv[1]))
+    request = build_request("chat", {"model": "meta-llama/llama-3.1-8b-instruct",
+                                     "messages": [{"role": "user", "content": "hi"}]})
+    for _ in range(3):
+        assert asyncio.run(client.acreate(request))["choices"]
+    gc.collect()
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_async_pools_close_with_their_event_loop(transport: str) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", LOOPS_SCRIPT, transport],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+    assert "Unclosed" not in result.stderr
+    assert "Event loop is closed" not in result.stderr

@@ -1,0 +1,38 @@
+"""Import boundaries: each adapter loads only its own framework; the core loads neither."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CASES = [
+    ("novita_core", ("langchain_core", "llama_index")),
+    ("novita_core.testing", ("langchain_core", "llama_index", "openai")),
+    ("langchain_novita", ("llama_index",)),
+    ("llama_index_novita", ("langchain_core", "langchain")),
+]
+
+
+@pytest.mark.parametrize(("module", "forbidden"), CASES)
+def test_import_does_not_pull_in_the_other_framework(
+    module: str, forbidden: tuple[str, ...]
+) -> None:
+    code = (
+        f"import sys, {module}\n"
+        f"loaded = sorted(m for m in {forbidden!r} if m in sys.modules)\n"
+        "print(','.join(loaded))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("package", ["novita_core", "langchain_novita", "llama_index_novita"])
+def test_packages_ship_py_typed(package: str) -> None:
+    module = __import__(package)
+    from pathlib import Path
+
+    assert (Path(module.__file__).parent / "py.typed").exists()
