@@ -5,6 +5,9 @@ the shared ``openai`` clients, the retry policy, the stream assembler, the model
 errors. The offline Novita-compatible server is in :mod:`novita_core.testing`.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from novita_core.catalog import (
     DEFAULT_CHAT_MODEL,
     DEFAULT_EMBEDDING_MODEL,
@@ -12,13 +15,7 @@ from novita_core.catalog import (
     ModelInfo,
     register_model,
 )
-from novita_core.client import NovitaClient
-from novita_core.errors import (
-    MissingAPIKeyError,
-    NovitaError,
-    NovitaResponseError,
-    NovitaStreamError,
-)
+from novita_core.errors import MissingAPIKeyError, NovitaError
 from novita_core.params import (
     CHAT,
     COMPLETIONS,
@@ -35,6 +32,26 @@ from novita_core.settings import DEFAULT_BASE_URL, NovitaSettings
 from novita_core.streaming import StreamAssembler, StreamDelta
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from novita_core._sdk_errors import NovitaResponseError, NovitaStreamError
+    from novita_core.client import NovitaClient
+
+# These need the openai SDK; importing it costs more than the rest of an adapter, so it happens
+# on first use rather than on ``import novita_core``.
+_LAZY = {
+    "NovitaClient": "novita_core.client",
+    "NovitaResponseError": "novita_core._sdk_errors",
+    "NovitaStreamError": "novita_core._sdk_errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'novita_core' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "CHAT",

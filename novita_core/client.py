@@ -21,7 +21,8 @@ from typing import Any
 import openai
 
 from novita_core._compat import RawResponse, http_lib
-from novita_core.errors import NovitaResponseError, NovitaStreamError, describe_error_body
+from novita_core._sdk_errors import NovitaResponseError, NovitaStreamError
+from novita_core.errors import describe_error_body
 from novita_core.params import Request
 from novita_core.retry import acall_with_retry, call_with_retry
 from novita_core.settings import NovitaSettings

@@ -2,16 +2,16 @@
 
 Server faults surface as the ``openai`` SDK's own typed exceptions (``RateLimitError``,
 ``AuthenticationError``, ``InternalServerError`` …), whose message is rewritten to carry
-Novita's ``reason`` token and ``message`` from its flat error body. The exceptions below cover
-what the SDK has no type for.
+Novita's ``reason`` token and ``message`` from its flat error body. ``NovitaStreamError`` and
+``NovitaResponseError`` cover what the SDK has no type for; they subclass the SDK's errors, so
+they live in :mod:`novita_core._sdk_errors` and are loaded with the SDK, on first use, keeping
+``import novita_core`` (and so importing an adapter) free of the ``openai`` import cost.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-
-import openai
 
 
 class NovitaError(Exception):
@@ -20,24 +20,6 @@ class NovitaError(Exception):
 
 class MissingAPIKeyError(NovitaError, ValueError):
     """No API key was passed and ``NOVITA_API_KEY`` is unset."""
-
-
-class NovitaStreamError(openai.APIError, NovitaError):
-    """A streamed response ended before it was complete (connection dropped, bad SSE line).
-
-    Raised instead of returning the partial text as if it were the whole answer. It is never
-    retried once a chunk reached the caller, because the caller may already have acted on it.
-    """
-
-    def __init__(self, message: str, *, request: Any, body: object | None = None) -> None:
-        super().__init__(message, request, body=body)
-
-
-class NovitaResponseError(openai.APIResponseValidationError, NovitaError):
-    """The server answered 2xx with a body that is not the JSON the endpoint promises."""
-
-    def __init__(self, message: str, *, response: Any, body: object | None = None) -> None:
-        super().__init__(response=response, body=body, message=message)
 
 
 def describe_error_body(status_code: int, body: object) -> str:
@@ -67,3 +49,14 @@ def redact(text: str, secret: str | None) -> str:
     if not secret or secret not in text:
         return text
     return text.replace(secret, "**********")
+
+
+_SDK_ERRORS = frozenset({"NovitaStreamError", "NovitaResponseError"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SDK_ERRORS:
+        from novita_core import _sdk_errors
+
+        return getattr(_sdk_errors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,7 +24,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from novita_core.errors import NovitaStreamError
+from novita_core._sdk_errors import NovitaStreamError
 
 logger = logging.getLogger("novita_core")
 

@@ -36,3 +36,12 @@ def test_packages_ship_py_typed(package: str) -> None:
     from pathlib import Path
 
     assert (Path(module.__file__).parent / "py.typed").exists()
+
+
+def test_importing_the_core_does_not_load_the_openai_sdk() -> None:
+    code = (
+        "import sys, novita_core, novita_core.params, novita_core.settings\n"
+        "print('openai' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
