@@ -371,3 +371,20 @@ def _check_combinations(endpoint: Endpoint, body: Mapping[str, Any]) -> None:
             raise InvalidParameterError("best_of must be >= n")
         if body.get("stream"):
             raise InvalidParameterError("best_of cannot be used with stream=True")
+
+
+def parameter_table_markdown() -> str:
+    """The table as Markdown, for the README (a test keeps the README in step with it)."""
+    lines = [
+        "| parameter | type | allowed | endpoints | sent as |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in PARAMETERS:
+        kinds = [t for t in spec.types if not (t is int and float in spec.types)]
+        type_names = " \\| ".join(_TYPE_NAMES[t].split(" ", 1)[1] for t in kinds)
+        allowed = f"at most {spec.max_items} items" if spec.max_items else spec.describe_range()
+        endpoints = ", ".join(sorted(spec.endpoints))
+        lines.append(
+            f"| `{spec.name}` | {type_names} | {allowed or '—'} | {endpoints} | {spec.wire.value} |"
+        )
+    return "\n".join(lines)
