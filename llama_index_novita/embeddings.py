@@ -1,0 +1,160 @@
+"""``NovitaEmbedding``: LlamaIndex embeddings from Novita's ``/embeddings`` endpoint."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from llama_index.core.callbacks import CallbackManager
+
+from novita_core import (
+    DEFAULT_EMBEDDING_MODEL,
+    EMBEDDINGS,
+    NovitaSettings,
+    Request,
+    build_request,
+    validate_params,
+)
+
+__all__ = ["NovitaEmbedding"]
+
+if TYPE_CHECKING:
+    from novita_core.client import NovitaClient
+
+
+class NovitaEmbedding(BaseEmbedding):
+    """Novita AI text embeddings for LlamaIndex (default model ``baai/bge-m3``, 1024 dims).
+
+    Each batch of ``embed_batch_size`` texts is one ``/embeddings`` request; vectors come back
+    in input order. Retries, timeouts and errors are handled by the shared ``novita_core``.
+
+    Args:
+        model_name: Novita embedding model id.
+        api_key: Novita API key; defaults to ``$NOVITA_API_KEY``.
+        api_base: Base URL; defaults to ``$NOVITA_BASE_URL``, then ``$NOVITA_API_BASE``, then
+            Novita's OpenAI-compatible endpoint.
+        embed_batch_size: Texts per request (1-2048).
+        dimensions: Output vector length, for models that support shortening.
+        additional_kwargs: More ``/embeddings`` parameters, validated by the core.
+        max_retries: Retries after the first attempt (``2`` means at most 3 requests).
+        timeout: Seconds per HTTP attempt.
+        default_headers: Extra headers for every request.
+        http_client: An HTTP client the installed ``openai`` accepts for sync calls.
+        async_http_client: An HTTP client the installed ``openai`` accepts for async calls.
+        callback_manager: LlamaIndex callback manager.
+
+    Example:
+        .. code-block:: python
+
+            from llama_index_novita import NovitaEmbedding
+
+            embed = NovitaEmbedding(embed_batch_size=32)
+            vectors = embed.get_text_embedding_batch(["first", "second"])
+            query = embed.get_query_embedding("what is first?")
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    api_key: SecretStr | None = Field(
+        default=None, description="Novita API key.", exclude=True, repr=False
+    )
+    api_base: str | None = Field(default=None, description="Base URL override.")
+    dimensions: int | None = Field(default=None, description="Output vector length.", gt=0)
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="More /embeddings parameters."
+    )
+    max_retries: int = Field(default=2, description="Retries after the first attempt.", ge=0)
+    timeout: float = Field(default=60.0, description="Seconds per HTTP attempt.", gt=0)
+    default_headers: dict[str, str] | None = Field(
+        default=None, description="Extra headers for every request."
+    )
+    http_client: Any = Field(default=None, exclude=True, repr=False)
+    async_http_client: Any = Field(default=None, exclude=True, repr=False)
+
+    _settings: NovitaSettings | None = PrivateAttr(default=None)
+    _client: NovitaClient | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        model_name: str = DEFAULT_EMBEDDING_MODEL,
+        *,
+        api_key: str | SecretStr | None = None,
+        callback_manager: CallbackManager | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(api_key, SecretStr):
+            api_key = api_key.get_secret_value()
+        super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
+            model_name=model_name,
+            api_key=SecretStr(api_key) if api_key else None,
+            callback_manager=callback_manager or CallbackManager([]),
+            **kwargs,
+        )
+        validate_params(EMBEDDINGS, self._params())
+        self._resolved_settings()
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Stable name used in serialized configs."""
+        return "NovitaEmbedding"
+
+    def _resolved_settings(self) -> NovitaSettings:
+        if self._settings is None:
+            self._settings = NovitaSettings.resolve(
+                api_key=self.api_key.get_secret_value() if self.api_key else None,
+                base_url=self.api_base,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                default_headers=self.default_headers,
+                http_client=self.http_client,
+                http_async_client=self.async_http_client,
+            )
+        return self._settings
+
+    @property
+    def _novita(self) -> NovitaClient:
+        # Built on first use: that is when the openai SDK gets imported.
+        if self._client is None:
+            from novita_core.client import NovitaClient
+
+            self._client = NovitaClient(self._resolved_settings())
+        return self._client
+
+    def _params(self) -> dict[str, Any]:
+        return {"dimensions": self.dimensions, **self.additional_kwargs}
+
+    def _request(self, texts: str | list[str]) -> Request:
+        params = {**self._params(), "model": self.model_name, "input": texts}
+        return build_request(EMBEDDINGS, params)
+
+    @staticmethod
+    def _vectors(data: dict[str, Any], expected: int) -> list[list[float]]:
+        items = sorted(data.get("data") or [], key=lambda item: item.get("index", 0))
+        if len(items) != expected:
+            raise ValueError(f"Novita returned {len(items)} embedding(s) for {expected} input(s).")
+        return [list(item["embedding"]) for item in items]
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._get_text_embeddings([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return (await self._aget_text_embeddings([query]))[0]
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embeddings([text])[0]
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return (await self._aget_text_embeddings([text]))[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        data = self._novita.create(self._request(list(texts)))
+        return self._vectors(data, len(texts))
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        data = await self._novita.acreate(self._request(list(texts)))
+        return self._vectors(data, len(texts))
