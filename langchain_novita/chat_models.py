@@ -1,0 +1,589 @@
+"""Novita chat models for LangChain: :class:`ChatNovita`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput, ModelProfile
+from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.base import OutputParserLike
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from langchain_core.utils.utils import secret_from_env
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import model_validator as _model_validator
+from typing_extensions import Self
+
+from langchain_novita._common import (
+    JsonDict,
+    check_init_kwargs,
+    check_model_kwargs,
+    merge_extra_body,
+    resolve_settings,
+    split_call_kwargs,
+)
+from langchain_novita._messages import (
+    MODEL_PROVIDER,
+    choice_to_message,
+    delta_to_chunk,
+    messages_to_dicts,
+)
+from novita_core.catalog import DEFAULT_CHAT_MODEL, cached_lookup
+from novita_core.params import CHAT, Request, build_request, spec_for, validate_params
+from novita_core.settings import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from novita_core.streaming import StreamAssembler, StreamDelta
+
+_PROBE = {"role": "user", "content": ""}
+"""Placeholder message for validating a constructor's parameters as a whole request."""
+
+ToolLike = JsonDict | type | Callable[..., Any] | BaseTool
+
+_TOOL_CHOICES: dict[Any, str] = {
+    "auto": "auto",
+    "none": "none",
+    "required": "required",
+    "any": "required",
+    True: "required",
+    False: "none",
+}
+"""LangChain ``tool_choice`` spellings -> the OpenAI values Novita accepts."""
+
+if TYPE_CHECKING:
+    from novita_core.client import NovitaClient
+
+
+def _tool_choice(choice: Any) -> Any:
+    """Map a LangChain ``tool_choice`` to the wire: a keyword, a tool name, or a dict as given."""
+    if isinstance(choice, (str, bool)) and choice in _TOOL_CHOICES:
+        return _TOOL_CHOICES[choice]
+    if isinstance(choice, str):
+        return {"type": "function", "function": {"name": choice}}
+    return choice
+
+
+class ChatNovita(BaseChatModel):
+    """Novita AI chat models (OpenAI-compatible chat completions) for LangChain.
+
+    Setup:
+        Install the package with the LangChain extra and set your key:
+
+        .. code-block:: bash
+
+            pip install "novita-integrations[langchain]"
+            export NOVITA_API_KEY="your-api-key"
+
+    Key init args — completion params:
+        model (alias ``model_name``): Novita model id. Defaults to
+            ``novita_core.catalog.DEFAULT_CHAT_MODEL`` (``meta-llama/llama-3.1-8b-instruct``,
+            inexpensive and tool-capable).
+        temperature, top_p, max_tokens, stop (alias ``stop_sequences``), n, seed,
+        presence_penalty, frequency_penalty, logit_bias, logprobs, top_logprobs: OpenAI
+            sampling parameters, validated against Novita's ranges at construction.
+        repetition_penalty, top_k, min_p, separate_reasoning, enable_thinking: Novita-only
+            parameters; sent at the top level of the JSON body.
+        streaming: Stream by default when invoked.
+        stream_usage: Ask for token usage on streams (default True).
+        model_kwargs: Other chat request parameters of Novita's table (``user`` ...).
+        extra_body: Server fields this package does not know yet, sent as given.
+
+    Key init args — client params:
+        api_key (alias ``novita_api_key``): Defaults to ``$NOVITA_API_KEY``.
+        base_url (alias ``novita_api_base``): Defaults to ``$NOVITA_BASE_URL``,
+            ``$NOVITA_API_BASE``, then Novita's public endpoint.
+        timeout (alias ``request_timeout``): Seconds per HTTP attempt.
+        max_retries: Retries on 408/409/429/5xx and connection errors.
+        default_headers: Extra headers on every request.
+
+    Unknown constructor or per-call parameters raise ``ValueError`` before any request is
+    sent, as do values out of Novita's documented ranges.
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_novita import ChatNovita
+
+            llm = ChatNovita(model="meta-llama/llama-3.3-70b-instruct", temperature=0.2)
+
+    Invoke:
+        .. code-block:: python
+
+            llm.invoke([("system", "Translate to French."), ("human", "I love programming.")])
+
+    Stream:
+        .. code-block:: python
+
+            for chunk in llm.stream("Write a haiku about the sea"):
+                print(chunk.text, end="")
+
+    Async:
+        .. code-block:: python
+
+            await llm.ainvoke("Hello")
+            async for chunk in llm.astream("Hello"):
+                ...
+
+    Tool calling:
+        .. code-block:: python
+
+            from pydantic import BaseModel, Field
+
+            class GetWeather(BaseModel):
+                '''Get the current weather in a given location.'''
+
+                location: str = Field(..., description="City, e.g. Paris")
+
+            llm_with_tools = llm.bind_tools([GetWeather], tool_choice="auto")
+            llm_with_tools.invoke("What is the weather in Paris?").tool_calls
+
+    Structured output:
+        .. code-block:: python
+
+            class Joke(BaseModel):
+                setup: str
+                punchline: str
+
+            llm.with_structured_output(Joke).invoke("Tell me a joke about cats")
+            llm.with_structured_output(Joke, method="json_schema", include_raw=True)
+
+    Reasoning models:
+        .. code-block:: python
+
+            r1 = ChatNovita(model="deepseek/deepseek-r1-turbo")
+            r1.invoke("Why is the sky blue?").additional_kwargs["reasoning_content"]
+
+    Usage metadata:
+        .. code-block:: python
+
+            llm.invoke("Hello").usage_metadata
+            # {'input_tokens': 9, 'output_tokens': 12, 'total_tokens': 21}
+
+    Example:
+        .. code-block:: python
+
+            from langchain_core.output_parsers import StrOutputParser
+            from langchain_core.prompts import ChatPromptTemplate
+
+            chain = ChatPromptTemplate.from_template("Say hi to {name}") | llm | StrOutputParser()
+            chain.invoke({"name": "Ada"})
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    model: str = Field(
+        default=DEFAULT_CHAT_MODEL, validation_alias=AliasChoices("model", "model_name")
+    )
+    """Novita model id, e.g. ``meta-llama/llama-3.3-70b-instruct``."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env(API_KEY_ENV, default=None),
+        validation_alias=AliasChoices("api_key", "novita_api_key"),
+    )
+    """Novita API key; defaults to ``$NOVITA_API_KEY``. Never printed or serialized."""
+    base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("base_url", "novita_api_base", "api_base")
+    )
+    """OpenAI-compatible base URL; resolved by the core from the environment when unset."""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | str | None = Field(
+        default=None, validation_alias=AliasChoices("stop", "stop_sequences")
+    )
+    n: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    repetition_penalty: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    logit_bias: dict[str | int, int | float] | None = None
+    seed: int | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    separate_reasoning: bool | None = None
+    enable_thinking: bool | None = None
+    streaming: bool = False
+    """Stream by default (``invoke`` aggregates the chunks)."""
+    stream_usage: bool = True
+    """Ask Novita for token usage at the end of streams."""
+    timeout: float | None = Field(
+        default=DEFAULT_TIMEOUT, validation_alias=AliasChoices("timeout", "request_timeout")
+    )
+    max_retries: int | None = DEFAULT_MAX_RETRIES
+    default_headers: dict[str, str] | None = None
+    http_client: Any = Field(default=None, exclude=True)
+    """A sync ``httpx.Client`` (openai 2.x) or ``httpx2.Client`` (openai 3.x) to send with."""
+    http_async_client: Any = Field(default=None, exclude=True)
+    """The async counterpart, for ``ainvoke``/``astream``/``abatch``."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Other chat request parameters of Novita's table that have no field (``user`` ...)."""
+    extra_body: dict[str, Any] | None = None
+    """Fields merged into the JSON body as given (for server fields the table lacks)."""
+
+    _client: NovitaClient = PrivateAttr()
+
+    @_model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_kwargs(cls, values: Any) -> Any:
+        return check_init_kwargs(values, cls, CHAT, cls._wire_fields())
+
+    @_model_validator(mode="after")
+    def _connect_novita(self) -> Self:
+        if self.stop == []:
+            self.stop = None
+        check_model_kwargs(self.model_kwargs, CHAT, self._wire_fields())
+        # A full (offline) build also checks combinations such as top_logprobs without logprobs.
+        build_request(CHAT, {**self._default_params, **self.model_kwargs, "messages": [_PROBE]})
+        settings = resolve_settings(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            default_headers=self.default_headers,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
+        self.base_url = settings.base_url
+        from novita_core.client import NovitaClient  # imports the openai SDK: first use only
+
+        self._client = NovitaClient(settings)
+        return self
+
+    # -- LangChain plumbing --------------------------------------------------------------------
+
+    @classmethod
+    def _wire_fields(cls) -> tuple[str, ...]:
+        """Fields that are request parameters of the chat endpoint, by their wire name."""
+        return tuple(name for name in cls.model_fields if spec_for(CHAT, name))
+
+    @property
+    def _default_params(self) -> JsonDict:
+        """The request parameters set on this instance (None = left to the server)."""
+        params = {name: getattr(self, name) for name in self._wire_fields()}
+        return {key: value for key, value in params.items() if value is not None}
+
+    @property
+    def _llm_type(self) -> str:
+        return "chat-novita"
+
+    @property
+    def _identifying_params(self) -> JsonDict:
+        return {"model_name": self.model, "base_url": self.base_url, **self._default_params}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = {**self._default_params, **kwargs}
+        ls_params = LangSmithParams(
+            ls_provider=MODEL_PROVIDER,
+            ls_model_name=params.get("model", self.model),
+            ls_model_type="chat",
+            ls_temperature=params.get("temperature"),
+        )
+        if params.get("max_tokens") is not None:
+            ls_params["ls_max_tokens"] = params["max_tokens"]
+        stop_value = stop or params.get("stop")
+        if stop_value:
+            ls_params["ls_stop"] = [stop_value] if isinstance(stop_value, str) else stop_value
+        return ls_params
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Secret fields and the env var ``loads`` reads them from."""
+        return {"api_key": API_KEY_ENV}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """``dumps``/``loads`` round-trip (the key is replaced by a reference to its env var)."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_novita", "chat_models"]``."""
+        return ["langchain_novita", "chat_models"]
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        info = cached_lookup(self.model, self.base_url)
+        if info is None or info.kind != "chat":
+            return None
+        profile = ModelProfile(
+            max_input_tokens=info.context_window,
+            text_inputs=True,
+            text_outputs=True,
+            image_inputs=info.image_inputs,
+            tool_calling=info.tool_calling,
+            tool_choice=info.tool_calling,
+            tool_call_streaming=info.tool_calling,
+            structured_output=info.structured_output,
+            reasoning_output=info.reasoning,
+        )
+        if info.max_output_tokens is not None:
+            profile["max_output_tokens"] = info.max_output_tokens
+        return profile
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def bind(self, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:  # type: ignore[override]
+        """Bind per-call kwargs, validating request parameters now rather than at call time.
+
+        Raises:
+            ValueError: an unknown parameter or a value out of Novita's range.
+        """
+        fields, _ = split_call_kwargs(kwargs)
+        validate_params(CHAT, {k: v for k, v in fields.items() if k != "stop" or v})
+        return super().bind(**kwargs)
+
+    def _build_request(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        *,
+        stream: bool,
+        **kwargs: Any,
+    ) -> Request:
+        """Fields + ``model_kwargs`` + per-call kwargs -> a validated core request."""
+        kwargs.pop("stream", None)
+        fields, options = split_call_kwargs(kwargs)
+        params: JsonDict = {**self._default_params, **self.model_kwargs, **fields}
+        if stop:
+            params["stop"] = stop
+        elif not params.get("stop"):
+            params.pop("stop", None)
+        params["messages"] = messages_to_dicts(messages)
+        if stream:
+            params["stream"] = True
+            if not options.get("stream_usage", self.stream_usage):
+                params.setdefault("stream_options", {"include_usage": False})
+        return build_request(
+            CHAT, params, extra_body=merge_extra_body(self.extra_body, options.get("extra_body"))
+        )
+
+    @staticmethod
+    def _create_chat_result(response: Mapping[str, Any]) -> ChatResult:
+        generations = []
+        for choice in response.get("choices") or ():
+            info: JsonDict = {"finish_reason": choice.get("finish_reason")}
+            if choice.get("logprobs") is not None:
+                info["logprobs"] = choice["logprobs"]
+            generations.append(
+                ChatGeneration(message=choice_to_message(response, choice), generation_info=info)
+            )
+        llm_output = {
+            "token_usage": response.get("usage"),
+            "model_name": response.get("model"),
+            "system_fingerprint": response.get("system_fingerprint"),
+            "id": response.get("id"),
+        }
+        return ChatResult(generations=generations, llm_output=llm_output)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._build_request(messages, stop, stream=False, **kwargs)
+        return self._create_chat_result(self._client.create(request))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._build_request(messages, stop, stream=False, **kwargs)
+        return self._create_chat_result(await self._client.acreate(request))
+
+    @staticmethod
+    def _chunk(delta: StreamDelta, asm: StreamAssembler) -> ChatGenerationChunk | None:
+        """A generation chunk for choice 0 (LangChain streams one message), else None."""
+        if delta.choice != 0:
+            return None
+        message = delta_to_chunk(
+            delta,
+            response_id=asm.id,
+            model_name=asm.model,
+            system_fingerprint=asm.system_fingerprint,
+        )
+        info = {"finish_reason": delta.finish_reason} if delta.finish_reason else None
+        return ChatGenerationChunk(message=message, generation_info=info)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self._build_request(messages, stop, stream=True, **kwargs)
+        asm = StreamAssembler()
+        for delta in self._client.stream(request, asm):
+            chunk = self._chunk(delta, asm)
+            if chunk is None:
+                continue
+            if run_manager:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request = self._build_request(messages, stop, stream=True, **kwargs)
+        asm = StreamAssembler()
+        async for delta in self._client.astream(request, asm):
+            chunk = self._chunk(delta, asm)
+            if chunk is None:
+                continue
+            if run_manager:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    # -- tools and structured output -----------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[ToolLike],
+        *,
+        tool_choice: str | bool | JsonDict | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (pydantic models, functions, ``BaseTool`` s or OpenAI tool dicts).
+
+        Args:
+            tools: The tools the model may call.
+            tool_choice: ``"auto"``, ``"none"``, ``"required"``/``"any"``/``True``, a tool
+                name, or an OpenAI ``{"type": "function", ...}`` dict.
+            strict: Ask the server to follow each tool's schema exactly.
+            parallel_tool_calls: Allow (or forbid) several calls in one answer.
+            **kwargs: Other per-call parameters to bind.
+
+        Returns:
+            A runnable that sends the tools with every call.
+
+        Example:
+            .. code-block:: python
+
+                llm.bind_tools([GetWeather], tool_choice="GetWeather").invoke("Paris?")
+        """
+        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+        if tool_choice is not None:
+            kwargs["tool_choice"] = _tool_choice(tool_choice)
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return self.bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: JsonDict | type | None = None,
+        *,
+        method: Literal["function_calling", "json_mode", "json_schema"] = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, JsonDict | BaseModel]:
+        """A runnable whose output follows ``schema``.
+
+        Args:
+            schema: A pydantic class, TypedDict, JSON schema or OpenAI tool dict. Optional only
+                for ``json_mode``.
+            method: ``"function_calling"`` (default: a forced tool call, the most widely
+                supported on Novita), ``"json_schema"`` (``response_format`` json_schema) or
+                ``"json_mode"`` (``response_format`` json_object; describe the format in the
+                prompt).
+            include_raw: Return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
+                instead of raising on a parsing error.
+            strict: Ask the server to follow the schema exactly.
+            **kwargs: Not supported; present for interface compatibility.
+
+        Returns:
+            A runnable producing a pydantic object (for a pydantic schema) or a dict.
+
+        Raises:
+            ValueError: an unknown method, a missing schema, or unexpected kwargs.
+
+        Example:
+            .. code-block:: python
+
+                llm.with_structured_output(Joke, method="json_schema").invoke("A cat joke")
+        """
+        if kwargs:
+            raise ValueError(f"Unexpected with_structured_output arguments: {sorted(kwargs)}")
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
+        llm: Runnable[LanguageModelInput, Any]
+        parser: OutputParserLike[Any]
+        if method == "function_calling":
+            if schema is None:
+                raise ValueError("schema is required for method='function_calling'")
+            tool_name = convert_to_openai_tool(schema)["function"]["name"]
+            llm = self.bind_tools(
+                [schema],
+                tool_choice=tool_name,
+                strict=strict,
+                ls_structured_output_format=ls_format,
+            )
+            parser = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+            )
+        elif method in ("json_mode", "json_schema"):
+            if method == "json_mode":
+                response_format: JsonDict = {"type": "json_object"}
+                ls_format = {"kwargs": {"method": method}, "schema": schema}
+            else:
+                if schema is None:
+                    raise ValueError("schema is required for method='json_schema'")
+                response_format = _json_schema_format(schema, strict)
+            bind_kwargs: JsonDict = {"response_format": response_format}
+            if schema is not None:
+                bind_kwargs["ls_structured_output_format"] = ls_format
+            llm = self.bind(**bind_kwargs)
+            parser = (
+                PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
+                if is_pydantic
+                else JsonOutputParser()
+            )
+        else:
+            raise ValueError(
+                f"Unknown method {method!r}: use 'function_calling', 'json_mode' or 'json_schema'"
+            )
+        if not include_raw:
+            return llm | parser
+        parsed = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parsed.with_fallbacks(
+            [fallback], exception_key="parsing_error"
+        )
+
+
+def _json_schema_format(schema: JsonDict | type, strict: bool | None) -> JsonDict:
+    """``response_format`` for ``method="json_schema"``."""
+    json_schema = convert_to_json_schema(schema)
+    spec: JsonDict = {
+        "name": json_schema.get("title") or "output",
+        "schema": json_schema,
+    }
+    if json_schema.get("description"):
+        spec["description"] = json_schema["description"]
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}

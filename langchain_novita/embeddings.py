@@ -1,0 +1,186 @@
+"""Novita embeddings for LangChain: :class:`NovitaEmbeddings`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.utils.utils import secret_from_env
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import model_validator as _model_validator
+from typing_extensions import Self
+
+from langchain_novita._common import JsonDict, check_init_kwargs, resolve_settings
+from novita_core.catalog import DEFAULT_EMBEDDING_MODEL
+from novita_core.params import EMBEDDINGS, Request, build_request, validate_params
+from novita_core.settings import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+
+DEFAULT_CHUNK_SIZE = 256
+"""Texts per request. Novita documents no batch limit beyond OpenAI's 2048 (reference §8)."""
+
+if TYPE_CHECKING:
+    from novita_core.client import NovitaClient
+
+
+def _vectors(response: Mapping[str, Any], expected: int) -> list[list[float]]:
+    """The embeddings of one response, in input order (the server may reorder ``data``)."""
+    data = sorted(response.get("data") or (), key=lambda item: item.get("index", 0))
+    if len(data) != expected:
+        raise ValueError(f"Novita returned {len(data)} embeddings for {expected} input text(s)")
+    return [list(item["embedding"]) for item in data]
+
+
+class NovitaEmbeddings(BaseModel, Embeddings):
+    """Novita AI embedding models (the OpenAI-compatible ``/embeddings`` endpoint).
+
+    Setup:
+        .. code-block:: bash
+
+            pip install "novita-integrations[langchain]"
+            export NOVITA_API_KEY="your-api-key"
+
+    Key init args:
+        model (alias ``model_name``): Embedding model id; defaults to ``baai/bge-m3``
+            (1024 dimensions).
+        dimensions: Output vector length, for models that support shortening.
+        chunk_size: Texts sent per request; larger inputs are split, order is preserved.
+        api_key (alias ``novita_api_key``): Defaults to ``$NOVITA_API_KEY``.
+        base_url (alias ``novita_api_base``): Defaults to the core's env resolution.
+        timeout, max_retries, default_headers: Connection options.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_novita import NovitaEmbeddings
+
+            embeddings = NovitaEmbeddings()
+            vectors = embeddings.embed_documents(["hello", "world"])
+            query = embeddings.embed_query("greeting")
+            vectors = await embeddings.aembed_documents(["hello", "world"])
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL, validation_alias=AliasChoices("model", "model_name")
+    )
+    """Embedding model id."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env(API_KEY_ENV, default=None),
+        validation_alias=AliasChoices("api_key", "novita_api_key"),
+    )
+    """Novita API key; defaults to ``$NOVITA_API_KEY``."""
+    base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("base_url", "novita_api_base", "api_base")
+    )
+    """OpenAI-compatible base URL; resolved by the core from the environment when unset."""
+    dimensions: int | None = None
+    """Output vector length (only for models that support it)."""
+    chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, gt=0)
+    """Texts per request."""
+    timeout: float | None = Field(
+        default=DEFAULT_TIMEOUT, validation_alias=AliasChoices("timeout", "request_timeout")
+    )
+    max_retries: int | None = DEFAULT_MAX_RETRIES
+    default_headers: dict[str, str] | None = None
+    http_client: Any = Field(default=None, exclude=True)
+    http_async_client: Any = Field(default=None, exclude=True)
+    extra_body: dict[str, Any] | None = None
+    """Fields merged into the JSON body as given."""
+
+    _client: NovitaClient = PrivateAttr()
+
+    @_model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_kwargs(cls, values: Any) -> Any:
+        checked = check_init_kwargs(values, cls, EMBEDDINGS, ("dimensions",))
+        if isinstance(checked, Mapping) and checked.get("model_kwargs"):
+            raise ValueError(
+                f"Unsupported NovitaEmbeddings parameters: {sorted(checked['model_kwargs'])}; "
+                "use extra_body={...}"
+            )
+        return checked
+
+    @_model_validator(mode="after")
+    def _connect_novita(self) -> Self:
+        validate_params(EMBEDDINGS, {"model": self.model, "dimensions": self.dimensions})
+        settings = resolve_settings(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            default_headers=self.default_headers,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
+        self.base_url = settings.base_url
+        from novita_core.client import NovitaClient  # imports the openai SDK: first use only
+
+        self._client = NovitaClient(settings)
+        return self
+
+    def _requests(self, texts: list[str]) -> list[tuple[Request, int]]:
+        """One validated request per ``chunk_size`` texts, with its input count."""
+        batches = [texts[i : i + self.chunk_size] for i in range(0, len(texts), self.chunk_size)]
+        params: JsonDict = {"model": self.model, "dimensions": self.dimensions}
+        return [
+            (
+                build_request(EMBEDDINGS, {**params, "input": batch}, extra_body=self.extra_body),
+                len(batch),
+            )
+            for batch in batches
+        ]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed texts in batches of ``chunk_size``; the result is in input order.
+
+        Args:
+            texts: The texts; an empty list gives an empty list without a request.
+
+        Returns:
+            One vector per text.
+        """
+        vectors: list[list[float]] = []
+        for request, count in self._requests(texts):
+            vectors.extend(_vectors(self._client.create(request), count))
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one text.
+
+        Args:
+            text: The query.
+
+        Returns:
+            Its vector.
+        """
+        return self.embed_documents([text])[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Async :meth:`embed_documents`; batches are sent concurrently, order is preserved.
+
+        Args:
+            texts: The texts.
+
+        Returns:
+            One vector per text.
+        """
+        requests = self._requests(texts)
+        responses = await asyncio.gather(*(self._client.acreate(r) for r, _ in requests))
+        vectors: list[list[float]] = []
+        for response, (_, count) in zip(responses, requests, strict=True):
+            vectors.extend(_vectors(response, count))
+        return vectors
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """Async :meth:`embed_query`.
+
+        Args:
+            text: The query.
+
+        Returns:
+            Its vector.
+        """
+        return (await self.aembed_documents([text]))[0]

@@ -1,0 +1,320 @@
+"""Novita text-completion models for LangChain: :class:`Novita` (the ``/completions`` endpoint)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseLLM, LangSmithParams
+from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from langchain_core.utils.utils import secret_from_env
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import model_validator as _model_validator
+from typing_extensions import Self
+
+from langchain_novita._common import (
+    JsonDict,
+    check_init_kwargs,
+    check_model_kwargs,
+    merge_extra_body,
+    resolve_settings,
+    split_call_kwargs,
+)
+from novita_core.catalog import DEFAULT_CHAT_MODEL
+from novita_core.params import COMPLETIONS, Request, build_request, spec_for
+from novita_core.settings import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from novita_core.streaming import StreamDelta
+
+_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+if TYPE_CHECKING:
+    from novita_core.client import NovitaClient
+
+
+def _add_usage(total: JsonDict, usage: Mapping[str, Any] | None) -> None:
+    for key in _USAGE_KEYS:
+        if usage and isinstance(usage.get(key), int):
+            total[key] = total.get(key, 0) + usage[key]
+
+
+def _generation(choice: Mapping[str, Any]) -> Generation:
+    info: JsonDict = {"finish_reason": choice.get("finish_reason")}
+    if choice.get("logprobs") is not None:
+        info["logprobs"] = choice["logprobs"]
+    return Generation(text=choice.get("text") or "", generation_info=info)
+
+
+def _delta_chunk(delta: StreamDelta) -> GenerationChunk:
+    info: JsonDict = {}
+    if delta.finish_reason:
+        info["finish_reason"] = delta.finish_reason
+    if delta.logprobs is not None:
+        info["logprobs"] = delta.logprobs
+    if delta.usage:
+        info["token_usage"] = delta.usage
+    return GenerationChunk(text=delta.content, generation_info=info or None)
+
+
+class Novita(BaseLLM):
+    """Novita AI text completions (the OpenAI-compatible ``/completions`` endpoint).
+
+    For chat models with messages, tools and structured output use
+    :class:`~langchain_novita.ChatNovita`; this class sends a raw prompt string.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install "novita-integrations[langchain]"
+            export NOVITA_API_KEY="your-api-key"
+
+    Key init args:
+        model (alias ``model_name``): Novita model id; defaults to the core's default chat
+            model.
+        temperature, top_p, max_tokens, stop, n, seed, presence_penalty, frequency_penalty,
+        logit_bias, repetition_penalty, top_k, min_p: Sampling parameters, validated
+            against Novita's ranges.
+        logprobs: Number (0-5) of most likely tokens to return log-probabilities for.
+        api_key, base_url, timeout, max_retries, default_headers: As for ``ChatNovita``.
+        model_kwargs: Other completions parameters (``echo``, ``suffix``, ``best_of`` ...).
+
+    Several prompts in one ``generate`` call are sent as one request each (concurrently in
+    async code); the summed token usage is in ``llm_output["token_usage"]``.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_novita import Novita
+
+            llm = Novita(model="meta-llama/llama-3.1-8b-instruct", max_tokens=64)
+            llm.invoke("The capital of France is")
+            for text in llm.stream("Once upon a time"):
+                print(text, end="")
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    model: str = Field(
+        default=DEFAULT_CHAT_MODEL, validation_alias=AliasChoices("model", "model_name")
+    )
+    """Novita model id."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env(API_KEY_ENV, default=None),
+        validation_alias=AliasChoices("api_key", "novita_api_key"),
+    )
+    """Novita API key; defaults to ``$NOVITA_API_KEY``."""
+    base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("base_url", "novita_api_base", "api_base")
+    )
+    """OpenAI-compatible base URL; resolved by the core from the environment when unset."""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | str | None = Field(
+        default=None, validation_alias=AliasChoices("stop", "stop_sequences")
+    )
+    n: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    repetition_penalty: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    logit_bias: dict[str | int, int | float] | None = None
+    seed: int | None = None
+    logprobs: int | None = None
+    streaming: bool = False
+    stream_usage: bool = True
+    timeout: float | None = Field(
+        default=DEFAULT_TIMEOUT, validation_alias=AliasChoices("timeout", "request_timeout")
+    )
+    max_retries: int | None = DEFAULT_MAX_RETRIES
+    default_headers: dict[str, str] | None = None
+    http_client: Any = Field(default=None, exclude=True)
+    http_async_client: Any = Field(default=None, exclude=True)
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    extra_body: dict[str, Any] | None = None
+
+    _client: NovitaClient = PrivateAttr()
+
+    @_model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_kwargs(cls, values: Any) -> Any:
+        return check_init_kwargs(values, cls, COMPLETIONS, cls._wire_fields())
+
+    @_model_validator(mode="after")
+    def _connect_novita(self) -> Self:
+        if self.stop == []:
+            self.stop = None
+        check_model_kwargs(self.model_kwargs, COMPLETIONS, self._wire_fields())
+        # A full (offline) build also checks combinations such as best_of < n.
+        build_request(COMPLETIONS, {**self._default_params, **self.model_kwargs, "prompt": " "})
+        settings = resolve_settings(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            default_headers=self.default_headers,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
+        self.base_url = settings.base_url
+        from novita_core.client import NovitaClient  # imports the openai SDK: first use only
+
+        self._client = NovitaClient(settings)
+        return self
+
+    @classmethod
+    def _wire_fields(cls) -> tuple[str, ...]:
+        return tuple(name for name in cls.model_fields if spec_for(COMPLETIONS, name))
+
+    @property
+    def _default_params(self) -> JsonDict:
+        params = {name: getattr(self, name) for name in self._wire_fields()}
+        return {key: value for key, value in params.items() if value is not None}
+
+    @property
+    def _llm_type(self) -> str:
+        return "novita"
+
+    @property
+    def _identifying_params(self) -> JsonDict:
+        return {"model_name": self.model, "base_url": self.base_url, **self._default_params}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = {**self._default_params, **kwargs}
+        ls_params = LangSmithParams(
+            ls_provider="novita",
+            ls_model_name=params.get("model", self.model),
+            ls_model_type="llm",
+            ls_temperature=params.get("temperature"),
+        )
+        if params.get("max_tokens") is not None:
+            ls_params["ls_max_tokens"] = params["max_tokens"]
+        stop_value = stop or params.get("stop")
+        if stop_value:
+            ls_params["ls_stop"] = [stop_value] if isinstance(stop_value, str) else stop_value
+        return ls_params
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Secret fields and the env var ``loads`` reads them from."""
+        return {"api_key": API_KEY_ENV}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """``dumps``/``loads`` round-trip without the key."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_novita", "llms"]``."""
+        return ["langchain_novita", "llms"]
+
+    def _build_request(
+        self, prompt: str, stop: list[str] | None, *, stream: bool, **kwargs: Any
+    ) -> Request:
+        kwargs.pop("stream", None)
+        fields, options = split_call_kwargs(kwargs)
+        params: JsonDict = {**self._default_params, **self.model_kwargs, **fields}
+        if stop:
+            params["stop"] = stop
+        elif not params.get("stop"):
+            params.pop("stop", None)
+        params["prompt"] = prompt
+        if stream:
+            params["stream"] = True
+            if not options.get("stream_usage", self.stream_usage):
+                params.setdefault("stream_options", {"include_usage": False})
+        return build_request(
+            COMPLETIONS,
+            params,
+            extra_body=merge_extra_body(self.extra_body, options.get("extra_body")),
+        )
+
+    @staticmethod
+    def _result(responses: list[JsonDict]) -> LLMResult:
+        usage: JsonDict = {}
+        for response in responses:
+            _add_usage(usage, response.get("usage"))
+        generations = [
+            [_generation(choice) for choice in response.get("choices") or ()]
+            for response in responses
+        ]
+        first = responses[0] if responses else {}
+        llm_output = {
+            "token_usage": usage,
+            "model_name": first.get("model"),
+            "system_fingerprint": first.get("system_fingerprint"),
+        }
+        return LLMResult(generations=generations, llm_output=llm_output)
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        if self.streaming:
+            return LLMResult(
+                generations=[[self._streamed(p, stop, run_manager, **kwargs)] for p in prompts]
+            )
+        requests = [self._build_request(p, stop, stream=False, **kwargs) for p in prompts]
+        return self._result([self._client.create(request) for request in requests])
+
+    def _streamed(
+        self,
+        prompt: str,
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        **kwargs: Any,
+    ) -> Generation:
+        """One prompt through :meth:`_stream`, merged (``streaming=True``)."""
+        merged: GenerationChunk | None = None
+        for chunk in self._stream(prompt, stop, run_manager, **kwargs):
+            merged = chunk if merged is None else merged + chunk
+        return merged or Generation(text="")
+
+    async def _agenerate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        requests = [self._build_request(p, stop, stream=False, **kwargs) for p in prompts]
+        responses = await asyncio.gather(*(self._client.acreate(r) for r in requests))
+        return self._result(list(responses))
+
+    def _stream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[GenerationChunk]:
+        request = self._build_request(prompt, stop, stream=True, **kwargs)
+        for delta in self._client.stream(request):
+            if delta.choice != 0:
+                continue
+            chunk = _delta_chunk(delta)
+            if run_manager and chunk.text:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    async def _astream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[GenerationChunk]:
+        request = self._build_request(prompt, stop, stream=True, **kwargs)
+        async for delta in self._client.astream(request):
+            if delta.choice != 0:
+                continue
+            chunk = _delta_chunk(delta)
+            if run_manager and chunk.text:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
