@@ -70,8 +70,14 @@ def test() -> None:
     # The 2.x line of openai uses httpx instead of httpx2: the core must work on both.
     python2 = ensure_env(
         OPENAI2_VENV,
-        ["-e", ".", "openai>=2.8,<3", "pytest>=8.3,<10", "pytest-asyncio>=0.25,<2",
-         "pytest-timeout>=2.3,<3"],
+        [
+            "-e",
+            ".",
+            "openai>=2.8,<3",
+            "pytest>=8.3,<10",
+            "pytest-asyncio>=0.25,<2",
+            "pytest-timeout>=2.3,<3",
+        ],
     )
     run([str(python2), "-m", "pytest", "tests/core", "-q"])
 

@@ -43,5 +43,7 @@ def test_importing_the_core_does_not_load_the_openai_sdk() -> None:
         "import sys, novita_core, novita_core.params, novita_core.settings\n"
         "print('openai' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
