@@ -7,6 +7,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -53,8 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(server.base_url, flush=True)
     print(f"api key: {server.api_key}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    stopped = threading.Event()
+    # SIGTERM (docker stop, process managers) should shut down as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
-        threading.Event().wait()
+        stopped.wait()
     except KeyboardInterrupt:
         pass
     finally:

@@ -30,6 +30,7 @@ __all__ = [
     "build_chat",
     "build_completion",
     "build_embeddings",
+    "dumps",
     "error_body",
     "reason_for_status",
 ]
@@ -160,6 +161,15 @@ class ModelEntry:
 
 # ---------------------------------------------------------------------------------------------
 # Validation
+
+
+def dumps(payload: Any) -> bytes:
+    """Compact UTF-8 JSON, the encoding of every body the server sends.
+
+    Args:
+        payload: Any JSON-serialisable value.
+    """
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _is_number(value: Any) -> TypeGuard[float]:
@@ -739,6 +749,55 @@ class ChatPlan:
                 "usage": self.usage(),
             }
 
+    def encoded_chunks(self) -> Iterator[bytes]:
+        """The stream chunks as compact JSON bytes (same content as :meth:`chunks`).
+
+        Content deltas, the bulk of any long stream, are spliced into a pre-encoded template
+        instead of being serialised as whole objects: benchmarks share the GIL with this server,
+        so its per-token cost shows up in their numbers.
+        """
+        if self.logprobs or self.tool_calls:
+            for chunk in self.chunks():
+                yield dumps(chunk)
+            return
+        head = (
+            dumps(
+                {
+                    "id": self.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                    "system_fingerprint": SYSTEM_FINGERPRINT,
+                }
+            )[:-1]
+            + b',"choices":[{"index":'
+        )
+        tail = b',"finish_reason":null,"logprobs":null}]'
+        tail += b',"usage":null}' if self.include_usage else b"}"
+        tokens = self.tokens()
+        reasoning = split_tokens(self.reasoning or "")
+        for index in range(self.n):
+            prefix = head + str(index).encode()
+            yield prefix + b',"delta":{"role":"assistant","content":""}' + tail
+            for piece in reasoning:
+                yield prefix + b',"delta":{"reasoning_content":' + dumps(piece) + b"}" + tail
+            for token in tokens[:-1]:
+                yield prefix + b',"delta":{"content":' + dumps(token) + b"}" + tail
+            last = {"content": tokens[-1]} if tokens else {}
+            yield dumps(self._chunk(index, last, finish_reason=self.finish_reason))
+        if self.include_usage:
+            yield dumps(
+                {
+                    "id": self.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                    "system_fingerprint": SYSTEM_FINGERPRINT,
+                    "choices": [],
+                    "usage": self.usage(),
+                }
+            )
+
     def _tool_chunks(self, index: int, reasoning: list[str]) -> Iterator[dict[str, Any]]:
         yield self._chunk(index, {"role": "assistant", "content": None})
         for piece in reasoning:
@@ -1055,6 +1114,11 @@ class CompletionPlan:
                 yield chunk
         if self.include_usage:
             yield {**base, "choices": [], "usage": self.usage()}
+
+    def encoded_chunks(self) -> Iterator[bytes]:
+        """The stream chunks as compact JSON bytes."""
+        for chunk in self.chunks():
+            yield dumps(chunk)
 
 
 def build_completion(body: Any, models: dict[str, ModelEntry]) -> CompletionPlan:

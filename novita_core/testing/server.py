@@ -27,6 +27,7 @@ from novita_core.testing.replies import (
     build_chat,
     build_completion,
     build_embeddings,
+    dumps,
     error_body,
 )
 
@@ -564,6 +565,10 @@ class OfflineNovitaServer:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            # Shutdown cancels idle keep-alive connections; finishing normally keeps asyncio's
+            # stream callback from logging the cancellation as an error.
+            return
         finally:
             self._writers.discard(writer)
             if not writer.transport.is_closing():
@@ -718,7 +723,7 @@ class OfflineNovitaServer:
             else build_completion(request.json, self._models)
         )
         if request.json.get("stream"):
-            return await self._send_stream(writer, plan.chunks(), keep_alive, fault)
+            return await self._send_stream(writer, plan.encoded_chunks(), keep_alive, fault)
         return await self._send_json(writer, 200, plan.response(), keep_alive, fault)
 
     # -- writers --------------------------------------------------------------------------------
@@ -744,7 +749,7 @@ class OfflineNovitaServer:
         fault: Fault | None = None,
         headers: list[tuple[str, str]] | None = None,
     ) -> bool:
-        data = _dumps(payload)
+        data = dumps(payload)
         if fault is not None and fault.kind == "drop_stream":
             head = _head(200, "application/json", keep_alive, length=len(data) + 1024)
             writer.write(head + data[: len(data) // 2])
@@ -767,7 +772,7 @@ class OfflineNovitaServer:
     async def _send_stream(
         self,
         writer: asyncio.StreamWriter,
-        chunks: Iterable[dict[str, Any]],
+        chunks: Iterable[bytes],
         keep_alive: bool,
         fault: Fault | None,
     ) -> bool:
@@ -782,7 +787,7 @@ class OfflineNovitaServer:
                 return False
             if malformed and sent == 1:
                 pending.append(_sse(b'{"id": "broken", "choices": [{"delta": '))
-            pending.append(_sse(_dumps(chunk)))
+            pending.append(_sse(chunk))
             if self.chunk_delay:
                 writer.write(b"".join(pending))
                 pending.clear()
@@ -826,10 +831,6 @@ def _catalog_models() -> dict[str, ModelEntry]:
         )
         for info in KNOWN_MODELS.values()
     }
-
-
-def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _wants_keep_alive(request: _Request) -> bool:
