@@ -6,13 +6,24 @@ Every Novita fact (parameter names, types, ranges, env vars, defaults) comes fro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AliasChoices, BaseModel, SecretStr
+from langchain_core.utils.utils import secret_from_env
+from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr
 
-from novita_core.params import Endpoint, InvalidParameterError, parameter_names, validate_params
-from novita_core.settings import NovitaSettings
+from novita_core.params import (
+    Endpoint,
+    InvalidParameterError,
+    parameter_names,
+    spec_for,
+    validate_params,
+)
+from novita_core.settings import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NovitaSettings
+
+if TYPE_CHECKING:
+    from novita_core.client import NovitaClient
 
 JsonDict = dict[str, Any]
 """A JSON object (``dict`` is shadowed inside LangChain model classes by ``.dict()``)."""
@@ -78,7 +89,7 @@ def check_init_kwargs(
 def check_model_kwargs(
     model_kwargs: Mapping[str, Any], endpoint: Endpoint, wire_fields: Iterable[str]
 ) -> None:
-    """``model_kwargs`` may hold only request parameters that have no dedicated field."""
+    """``model_kwargs`` may hold only valid request parameters that have no dedicated field."""
     fields = set(wire_fields)
     for key in model_kwargs:
         if key in fields:
@@ -100,26 +111,63 @@ def split_call_kwargs(kwargs: Mapping[str, Any]) -> tuple[JsonDict, JsonDict]:
     return fields, options
 
 
-def resolve_settings(
-    *,
-    api_key: SecretStr | None,
-    base_url: str | None,
-    timeout: float | None,
-    max_retries: int | None,
-    default_headers: Mapping[str, str] | None,
-    http_client: Any,
-    http_async_client: Any,
-) -> NovitaSettings:
-    """The core settings for a model's connection fields (env fallbacks are the core's)."""
-    return NovitaSettings.resolve(
-        api_key=api_key.get_secret_value() if api_key is not None else None,
-        base_url=base_url,
-        timeout=timeout,
-        max_retries=max_retries,
-        default_headers=default_headers,
-        http_client=http_client,
-        http_async_client=http_async_client,
+class NovitaConnection(BaseModel):
+    """Where and how to reach Novita: the fields ChatNovita, Novita and NovitaEmbeddings share.
+
+    Defaults and environment fallbacks are the core's (:class:`novita_core.NovitaSettings`).
+    """
+
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env(API_KEY_ENV, default=None),
+        validation_alias=AliasChoices("api_key", "novita_api_key"),
     )
+    """Novita API key; defaults to ``$NOVITA_API_KEY``. Never printed or serialized."""
+    base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("base_url", "novita_api_base", "api_base")
+    )
+    """OpenAI-compatible base URL; resolved by the core from the environment when unset."""
+    timeout: float | None = Field(
+        default=DEFAULT_TIMEOUT, validation_alias=AliasChoices("timeout", "request_timeout")
+    )
+    """Seconds per HTTP attempt."""
+    max_retries: int | None = DEFAULT_MAX_RETRIES
+    """Retries after the first attempt (408/409/429/5xx, connection errors, timeouts)."""
+    default_headers: dict[str, str] | None = None
+    """Extra headers on every request."""
+    http_client: Any = Field(default=None, exclude=True)
+    """A sync ``httpx.Client`` (openai 2.x) or ``httpx2.Client`` (openai 3.x) to send with."""
+    http_async_client: Any = Field(default=None, exclude=True)
+    """The async counterpart, for ``ainvoke``/``astream``/``abatch``."""
+
+    _client: NovitaClient = PrivateAttr()
+
+    def _connect(self) -> None:
+        """Resolve the settings (raising for a missing key) and attach the core client."""
+        settings = NovitaSettings.resolve(
+            api_key=self.api_key.get_secret_value() if self.api_key is not None else None,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            default_headers=self.default_headers,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
+        self.base_url = settings.base_url
+        from novita_core.client import NovitaClient  # imports the openai SDK: first use only
+
+        self._client = NovitaClient(settings)
+
+
+def wire_params(model: BaseModel, endpoint: Endpoint) -> JsonDict:
+    """The request parameters set on ``model``: fields named like a table row, minus None."""
+    params = {name: getattr(model, name) for name in wire_fields(type(model), endpoint)}
+    return {key: value for key, value in params.items() if value is not None}
+
+
+@functools.cache
+def wire_fields(model_cls: type[BaseModel], endpoint: Endpoint) -> tuple[str, ...]:
+    """Fields of ``model_cls`` that are request parameters of ``endpoint``, by wire name."""
+    return tuple(name for name in model_cls.model_fields if spec_for(endpoint, name))
 
 
 def merge_extra_body(*bodies: Mapping[str, Any] | None) -> JsonDict | None:

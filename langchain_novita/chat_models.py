@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput, ModelProfile
@@ -21,18 +21,19 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from langchain_core.utils.utils import secret_from_env
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic import model_validator as _model_validator
 from typing_extensions import Self
 
 from langchain_novita._common import (
     JsonDict,
+    NovitaConnection,
     check_init_kwargs,
     check_model_kwargs,
     merge_extra_body,
-    resolve_settings,
     split_call_kwargs,
+    wire_fields,
+    wire_params,
 )
 from langchain_novita._messages import (
     MODEL_PROVIDER,
@@ -41,11 +42,10 @@ from langchain_novita._messages import (
     messages_to_dicts,
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL, cached_lookup
-from novita_core.params import CHAT, Request, build_request, spec_for, validate_params
-from novita_core.settings import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from novita_core.params import CHAT, Request, build_request, validate_params
+from novita_core.settings import API_KEY_ENV
 from novita_core.streaming import StreamAssembler, StreamDelta
 
-_PROBE = {"role": "user", "content": ""}
 """Placeholder message for validating a constructor's parameters as a whole request."""
 
 ToolLike = JsonDict | type | Callable[..., Any] | BaseTool
@@ -60,9 +60,6 @@ _TOOL_CHOICES: dict[Any, str] = {
 }
 """LangChain ``tool_choice`` spellings -> the OpenAI values Novita accepts."""
 
-if TYPE_CHECKING:
-    from novita_core.client import NovitaClient
-
 
 def _tool_choice(choice: Any) -> Any:
     """Map a LangChain ``tool_choice`` to the wire: a keyword, a tool name, or a dict as given."""
@@ -73,7 +70,7 @@ def _tool_choice(choice: Any) -> Any:
     return choice
 
 
-class ChatNovita(BaseChatModel):
+class ChatNovita(NovitaConnection, BaseChatModel):
     """Novita AI chat models (OpenAI-compatible chat completions) for LangChain.
 
     Setup:
@@ -185,15 +182,6 @@ class ChatNovita(BaseChatModel):
         default=DEFAULT_CHAT_MODEL, validation_alias=AliasChoices("model", "model_name")
     )
     """Novita model id, e.g. ``meta-llama/llama-3.3-70b-instruct``."""
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(API_KEY_ENV, default=None),
-        validation_alias=AliasChoices("api_key", "novita_api_key"),
-    )
-    """Novita API key; defaults to ``$NOVITA_API_KEY``. Never printed or serialized."""
-    base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("base_url", "novita_api_base", "api_base")
-    )
-    """OpenAI-compatible base URL; resolved by the core from the environment when unset."""
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
@@ -216,61 +204,31 @@ class ChatNovita(BaseChatModel):
     """Stream by default (``invoke`` aggregates the chunks)."""
     stream_usage: bool = True
     """Ask Novita for token usage at the end of streams."""
-    timeout: float | None = Field(
-        default=DEFAULT_TIMEOUT, validation_alias=AliasChoices("timeout", "request_timeout")
-    )
-    max_retries: int | None = DEFAULT_MAX_RETRIES
-    default_headers: dict[str, str] | None = None
-    http_client: Any = Field(default=None, exclude=True)
-    """A sync ``httpx.Client`` (openai 2.x) or ``httpx2.Client`` (openai 3.x) to send with."""
-    http_async_client: Any = Field(default=None, exclude=True)
-    """The async counterpart, for ``ainvoke``/``astream``/``abatch``."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Other chat request parameters of Novita's table that have no field (``user`` ...)."""
     extra_body: dict[str, Any] | None = None
     """Fields merged into the JSON body as given (for server fields the table lacks)."""
 
-    _client: NovitaClient = PrivateAttr()
-
     @_model_validator(mode="before")
     @classmethod
     def _reject_unknown_kwargs(cls, values: Any) -> Any:
-        return check_init_kwargs(values, cls, CHAT, cls._wire_fields())
+        return check_init_kwargs(values, cls, CHAT, wire_fields(cls, CHAT))
 
     @_model_validator(mode="after")
     def _connect_novita(self) -> Self:
         if self.stop == []:
             self.stop = None
-        check_model_kwargs(self.model_kwargs, CHAT, self._wire_fields())
-        # A full (offline) build also checks combinations such as top_logprobs without logprobs.
-        build_request(CHAT, {**self._default_params, **self.model_kwargs, "messages": [_PROBE]})
-        settings = resolve_settings(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            default_headers=self.default_headers,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-        )
-        self.base_url = settings.base_url
-        from novita_core.client import NovitaClient  # imports the openai SDK: first use only
-
-        self._client = NovitaClient(settings)
+        check_model_kwargs(self.model_kwargs, CHAT, wire_fields(type(self), CHAT))
+        validate_params(CHAT, {**self._default_params, **self.model_kwargs})
+        self._connect()
         return self
 
     # -- LangChain plumbing --------------------------------------------------------------------
 
-    @classmethod
-    def _wire_fields(cls) -> tuple[str, ...]:
-        """Fields that are request parameters of the chat endpoint, by their wire name."""
-        return tuple(name for name in cls.model_fields if spec_for(CHAT, name))
-
     @property
     def _default_params(self) -> JsonDict:
         """The request parameters set on this instance (None = left to the server)."""
-        params = {name: getattr(self, name) for name in self._wire_fields()}
-        return {key: value for key, value in params.items() if value is not None}
+        return wire_params(self, CHAT)
 
     @property
     def _llm_type(self) -> str:

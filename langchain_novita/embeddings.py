@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from langchain_core.utils.utils import secret_from_env
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import AliasChoices, ConfigDict, Field
 from pydantic import model_validator as _model_validator
 from typing_extensions import Self
 
-from langchain_novita._common import JsonDict, check_init_kwargs, resolve_settings
+from langchain_novita._common import JsonDict, NovitaConnection, check_init_kwargs
 from novita_core.catalog import DEFAULT_EMBEDDING_MODEL
 from novita_core.params import EMBEDDINGS, Request, build_request, validate_params
-from novita_core.settings import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 
 DEFAULT_CHUNK_SIZE = 256
 """Texts per request. Novita documents no batch limit beyond OpenAI's 2048 (reference §8)."""
-
-if TYPE_CHECKING:
-    from novita_core.client import NovitaClient
 
 
 def _vectors(response: Mapping[str, Any], expected: int) -> list[list[float]]:
@@ -32,7 +27,7 @@ def _vectors(response: Mapping[str, Any], expected: int) -> list[list[float]]:
     return [list(item["embedding"]) for item in data]
 
 
-class NovitaEmbeddings(BaseModel, Embeddings):
+class NovitaEmbeddings(NovitaConnection, Embeddings):
     """Novita AI embedding models (the OpenAI-compatible ``/embeddings`` endpoint).
 
     Setup:
@@ -67,30 +62,12 @@ class NovitaEmbeddings(BaseModel, Embeddings):
         default=DEFAULT_EMBEDDING_MODEL, validation_alias=AliasChoices("model", "model_name")
     )
     """Embedding model id."""
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(API_KEY_ENV, default=None),
-        validation_alias=AliasChoices("api_key", "novita_api_key"),
-    )
-    """Novita API key; defaults to ``$NOVITA_API_KEY``."""
-    base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("base_url", "novita_api_base", "api_base")
-    )
-    """OpenAI-compatible base URL; resolved by the core from the environment when unset."""
     dimensions: int | None = None
     """Output vector length (only for models that support it)."""
     chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, gt=0)
     """Texts per request."""
-    timeout: float | None = Field(
-        default=DEFAULT_TIMEOUT, validation_alias=AliasChoices("timeout", "request_timeout")
-    )
-    max_retries: int | None = DEFAULT_MAX_RETRIES
-    default_headers: dict[str, str] | None = None
-    http_client: Any = Field(default=None, exclude=True)
-    http_async_client: Any = Field(default=None, exclude=True)
     extra_body: dict[str, Any] | None = None
     """Fields merged into the JSON body as given."""
-
-    _client: NovitaClient = PrivateAttr()
 
     @_model_validator(mode="before")
     @classmethod
@@ -106,19 +83,7 @@ class NovitaEmbeddings(BaseModel, Embeddings):
     @_model_validator(mode="after")
     def _connect_novita(self) -> Self:
         validate_params(EMBEDDINGS, {"model": self.model, "dimensions": self.dimensions})
-        settings = resolve_settings(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            default_headers=self.default_headers,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-        )
-        self.base_url = settings.base_url
-        from novita_core.client import NovitaClient  # imports the openai SDK: first use only
-
-        self._client = NovitaClient(settings)
+        self._connect()
         return self
 
     def _requests(self, texts: list[str]) -> list[tuple[Request, int]]:

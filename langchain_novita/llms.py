@@ -4,33 +4,31 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLLM, LangSmithParams
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from langchain_core.utils.utils import secret_from_env
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import AliasChoices, ConfigDict, Field
 from pydantic import model_validator as _model_validator
 from typing_extensions import Self
 
 from langchain_novita._common import (
     JsonDict,
+    NovitaConnection,
     check_init_kwargs,
     check_model_kwargs,
     merge_extra_body,
-    resolve_settings,
     split_call_kwargs,
+    wire_fields,
+    wire_params,
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL
-from novita_core.params import COMPLETIONS, Request, build_request, spec_for
-from novita_core.settings import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from novita_core.params import COMPLETIONS, Request, build_request, validate_params
+from novita_core.settings import API_KEY_ENV
 from novita_core.streaming import StreamDelta
 
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
-
-if TYPE_CHECKING:
-    from novita_core.client import NovitaClient
 
 
 def _add_usage(total: JsonDict, usage: Mapping[str, Any] | None) -> None:
@@ -57,7 +55,7 @@ def _delta_chunk(delta: StreamDelta) -> GenerationChunk:
     return GenerationChunk(text=delta.content, generation_info=info or None)
 
 
-class Novita(BaseLLM):
+class Novita(NovitaConnection, BaseLLM):
     """Novita AI text completions (the OpenAI-compatible ``/completions`` endpoint).
 
     For chat models with messages, tools and structured output use
@@ -99,15 +97,6 @@ class Novita(BaseLLM):
         default=DEFAULT_CHAT_MODEL, validation_alias=AliasChoices("model", "model_name")
     )
     """Novita model id."""
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(API_KEY_ENV, default=None),
-        validation_alias=AliasChoices("api_key", "novita_api_key"),
-    )
-    """Novita API key; defaults to ``$NOVITA_API_KEY``."""
-    base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("base_url", "novita_api_base", "api_base")
-    )
-    """OpenAI-compatible base URL; resolved by the core from the environment when unset."""
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
@@ -125,53 +114,27 @@ class Novita(BaseLLM):
     logprobs: int | None = None
     streaming: bool = False
     stream_usage: bool = True
-    timeout: float | None = Field(
-        default=DEFAULT_TIMEOUT, validation_alias=AliasChoices("timeout", "request_timeout")
-    )
-    max_retries: int | None = DEFAULT_MAX_RETRIES
-    default_headers: dict[str, str] | None = None
-    http_client: Any = Field(default=None, exclude=True)
-    http_async_client: Any = Field(default=None, exclude=True)
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     extra_body: dict[str, Any] | None = None
-
-    _client: NovitaClient = PrivateAttr()
 
     @_model_validator(mode="before")
     @classmethod
     def _reject_unknown_kwargs(cls, values: Any) -> Any:
-        return check_init_kwargs(values, cls, COMPLETIONS, cls._wire_fields())
+        return check_init_kwargs(values, cls, COMPLETIONS, wire_fields(cls, COMPLETIONS))
 
     @_model_validator(mode="after")
     def _connect_novita(self) -> Self:
         if self.stop == []:
             self.stop = None
-        check_model_kwargs(self.model_kwargs, COMPLETIONS, self._wire_fields())
-        # A full (offline) build also checks combinations such as best_of < n.
-        build_request(COMPLETIONS, {**self._default_params, **self.model_kwargs, "prompt": " "})
-        settings = resolve_settings(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            default_headers=self.default_headers,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-        )
-        self.base_url = settings.base_url
-        from novita_core.client import NovitaClient  # imports the openai SDK: first use only
-
-        self._client = NovitaClient(settings)
+        check_model_kwargs(self.model_kwargs, COMPLETIONS, wire_fields(type(self), COMPLETIONS))
+        validate_params(COMPLETIONS, {**self._default_params, **self.model_kwargs})
+        self._connect()
         return self
-
-    @classmethod
-    def _wire_fields(cls) -> tuple[str, ...]:
-        return tuple(name for name in cls.model_fields if spec_for(COMPLETIONS, name))
 
     @property
     def _default_params(self) -> JsonDict:
-        params = {name: getattr(self, name) for name in self._wire_fields()}
-        return {key: value for key, value in params.items() if value is not None}
+        """The request parameters set on this instance (None = left to the server)."""
+        return wire_params(self, COMPLETIONS)
 
     @property
     def _llm_type(self) -> str:

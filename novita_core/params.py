@@ -254,15 +254,18 @@ def build_request(
 
 
 def validate_params(endpoint: Endpoint, params: Mapping[str, Any]) -> None:
-    """Check names, types and ranges without requiring ``model``/``messages`` (for constructors)."""
+    """Check names, types, ranges and combinations without requiring ``model``/``messages``.
+
+    Adapters call it at construction, so a bad field fails before any request is built.
+    """
     table = _TABLE[endpoint]
-    for name, value in params.items():
-        if value is None:
-            continue
+    present = {name: value for name, value in params.items() if value is not None}
+    for name, value in present.items():
         spec = table.get(name)
         if spec is None:
             raise _unknown(endpoint, name)
         _check(spec, value)
+    _check_combinations(endpoint, present)
 
 
 def _unknown(endpoint: Endpoint, name: str) -> InvalidParameterError:

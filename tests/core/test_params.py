@@ -144,3 +144,9 @@ def test_invalid_values_send_nothing(novita_server: OfflineNovitaServer) -> None
     with pytest.raises(InvalidParameterError):
         build_request("chat", {"model": MODEL, "messages": MESSAGES, "temperature": 3})
     assert novita_server.requests == []
+
+
+def test_validate_params_checks_combinations_too() -> None:
+    with pytest.raises(InvalidParameterError, match="top_logprobs requires logprobs=True"):
+        validate_params("chat", {"top_logprobs": 3, "logprobs": None})
+    validate_params("chat", {"top_logprobs": 3, "logprobs": True})
