@@ -43,7 +43,11 @@ def test_env_cannot_downgrade_to_plain_http(monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"max_retries": -1}, "max_retries"), ({"timeout": 0}, "timeout"), ({"max_retries": 1.5}, "max_retries")],
+    [
+        ({"max_retries": -1}, "max_retries"),
+        ({"timeout": 0}, "timeout"),
+        ({"max_retries": 1.5}, "max_retries"),
+    ],
 )
 def test_bad_transport_options(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
