@@ -4,6 +4,8 @@
     python3 dev.py demo   # a LangChain chain and a LlamaIndex query (offline server without a key)
     python3 dev.py test   # ruff, mypy, pytest (unit, standard suites, load, notebooks), openai 2.x
 
+and, outside the test run, ``python3 dev.py bench [--quick]`` for the benchmarks in ``bench/``.
+
 Each creates the virtual environment it needs on first use and reinstalls only when
 ``pyproject.toml`` changes.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 MAIN_VENV = ROOT / ".venv"
 OPENAI2_VENV = ROOT / ".venv-openai2"
+BENCH_VENV = ROOT / ".venv-bench"
 PYTEST_NO_TESTS = 5
 
 
@@ -82,9 +85,15 @@ def test() -> None:
     run([str(python2), "-m", "pytest", "tests/core", "-q"])
 
 
-COMMANDS = {"demo": demo, "test": test}
+def bench() -> None:
+    # The anchors (langchain-openai, llama-index-llms-openai-like) live only in this venv.
+    python = ensure_env(BENCH_VENV, ["-e", ".[all]", "-r", "bench/requirements.txt"])
+    run([str(python), "bench/run.py", *sys.argv[2:]])
+
+
+COMMANDS = {"demo": demo, "test": test, "bench": bench}
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(f"usage: python3 {Path(__file__).name} {{{'|'.join(COMMANDS)}}}")
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: python3 {Path(__file__).name} {{{'|'.join(COMMANDS)}}} [options]")
     COMMANDS[sys.argv[1]]()
