@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from novita_core.errors import MissingAPIKeyError
 
@@ -47,7 +49,7 @@ def resolve_base_url(base_url: str | None = None) -> str:
         value = os.environ.get(name)
         if value:
             url = value.rstrip("/")
-            if not (url.startswith("https://") or _is_loopback(url)):
+            if not (_scheme(url) == "https" or _is_loopback(url)):
                 raise ValueError(
                     f"{name}={url!r} is not an https URL; pass base_url=... explicitly to use a "
                     "plain-http server."
@@ -68,8 +70,28 @@ def _resolve_transport(value: str | None) -> str:
     return transport
 
 
+def _scheme(url: str) -> str:
+    return urlsplit(url).scheme.lower()
+
+
 def _is_loopback(url: str) -> bool:
-    return url.startswith(("http://127.", "http://localhost", "http://[::1]"))
+    """Plain http to this machine: the parsed host (not a prefix of the text) is loopback.
+
+    ``http://localhost.example.com`` or ``http://localhost@example.com`` are other hosts.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme.lower() != "http" or not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, repr=False)

@@ -33,7 +33,9 @@ from novita_core.testing.replies import (
 
 __all__ = ["Fault", "FaultKind", "OfflineNovitaServer", "RecordedRequest"]
 
-FaultKind = Literal["status", "reset", "drop_stream", "stall", "malformed_json", "malformed_sse"]
+FaultKind = Literal[
+    "status", "reset", "drop_stream", "stall", "malformed_json", "malformed_sse", "redirect"
+]
 
 FAULT_HEADER = "x-offline-fault"
 DEFAULT_API_KEY = "test-key"
@@ -60,6 +62,7 @@ class Fault:
         after_chunks: SSE chunks sent before ``"drop_stream"`` cuts the connection.
         seconds: Delay for ``"stall"`` faults.
         path: Only requests whose path ends with this suffix match (all requests when None).
+        location: Target URL of ``"redirect"`` faults (``status_code`` is the 3xx status).
     """
 
     kind: FaultKind
@@ -71,6 +74,7 @@ class Fault:
     after_chunks: int = 3
     seconds: float = 0.0
     path: str | None = None
+    location: str | None = None
 
     @classmethod
     def status(
@@ -156,13 +160,27 @@ class Fault:
         return cls("malformed_sse", path=path)
 
     @classmethod
+    def redirect(cls, location: str, status: int = 307, *, path: str | None = None) -> Fault:
+        """Answer with a redirect to ``location`` (e.g. another server, to test header safety).
+
+        Args:
+            location: The ``Location`` header value (absolute URL or path).
+            status: The 3xx status; 307 and 308 keep the method and body.
+            path: Path suffix the fault is limited to.
+        """
+        if not 300 <= status < 400:
+            raise ValueError(f"redirect status must be 3xx, got {status}")
+        return cls("redirect", status_code=status, location=location, path=path)
+
+    @classmethod
     def parse(cls, spec: str) -> Fault:
         """Parse an ``X-Offline-Fault`` header value.
 
         Syntax: ``;``-separated ``key`` or ``key=value`` items; the first names the fault:
         ``status=503``, ``status=429;retry_after=1``, ``status=429;retry_after_ms=250``,
         ``status=500;message=boom;reason=MODEL_NOT_AVAILABLE``, ``reset``, ``drop_after=3``
-        (or ``drop_stream=3``), ``stall=2.5``, ``malformed_json``, ``malformed_sse``.
+        (or ``drop_stream=3``), ``stall=2.5``, ``malformed_json``, ``malformed_sse``,
+        ``redirect=http://127.0.0.1:9/v3/openai/chat/completions;status=307``.
 
         Args:
             spec: The header value.
@@ -202,6 +220,9 @@ class Fault:
                 return cls.malformed_json()
             if kind == "malformed_sse":
                 return cls.malformed_sse()
+            if kind == "redirect":
+                status = options.get("status")
+                return cls.redirect(value or "/", int(status) if status is not None else 307)
         except ValueError as exc:
             raise ValueError(f"bad fault spec {spec!r}: {exc}") from None
         raise ValueError(f"unknown fault kind {kind!r} in {spec!r}")
@@ -223,6 +244,8 @@ class Fault:
             return f"drop_after={self.after_chunks}"
         if self.kind == "stall":
             return f"stall={self.seconds:g}"
+        if self.kind == "redirect":
+            return f"redirect={self.location};status={self.status_code}"
         return self.kind
 
     def matches(self, path: str) -> bool:
@@ -246,6 +269,7 @@ class RecordedRequest:
         authorized: Whether the bearer key was the accepted one.
         body: Raw body bytes.
         query: Query string (without ``?``).
+        has_authorization: Whether any ``Authorization`` header arrived (its value is not kept).
     """
 
     method: str
@@ -255,6 +279,7 @@ class RecordedRequest:
     authorized: bool
     body: bytes = b""
     query: str = ""
+    has_authorization: bool = False
 
 
 @dataclass
@@ -640,6 +665,7 @@ class OfflineNovitaServer:
             authorized=authorized,
             body=request.body,
             query=request.query,
+            has_authorization="authorization" in request.headers,
         )
         with self._lock:
             self._records.append(record)
@@ -665,6 +691,15 @@ class OfflineNovitaServer:
                 await asyncio.sleep(fault.seconds)
             elif fault.kind == "status":
                 await self._send_status_fault(writer, fault, keep_alive)
+                return keep_alive
+            elif fault.kind == "redirect":
+                await self._send_raw(
+                    writer,
+                    fault.status_code,
+                    b"",
+                    keep_alive,
+                    headers=[("Location", fault.location or "/")],
+                )
                 return keep_alive
             elif fault.kind == "malformed_json":
                 await self._send_raw(
