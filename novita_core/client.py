@@ -20,6 +20,7 @@ from typing import Any
 
 import openai
 
+from novita_core import _logging
 from novita_core._compat import RawResponse, http_lib
 from novita_core._sdk_errors import NovitaResponseError, NovitaStreamError
 from novita_core.errors import describe_error_body
@@ -31,10 +32,14 @@ from novita_core.streaming import (
     StreamAssembler,
     StreamDelta,
     StreamIncompleteError,
+    asplit_lines,
     parse_data_line,
+    split_lines,
 )
 
 USER_AGENT_HEADER = {"X-Novita-Source": "novita-integrations"}
+
+_logging.install()  # no request bodies in the SDK's DEBUG log unless opted in
 
 
 class _NovitaOpenAI(openai.OpenAI):
@@ -165,6 +170,28 @@ def _decode(response: Any) -> dict[str, Any]:
     return data
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    """Whether a transport failure really was a timeout.
+
+    The SDK's aiohttp transport maps every ``aiohttp.ClientConnectionError`` (a connection reset
+    included) to ``ConnectTimeout``, so the SDK reports "Request timed out." for a reset. The
+    original aiohttp error is in the ``__cause__`` chain: only its timeout errors are timeouts.
+    """
+    cause: BaseException | None = exc
+    while cause is not None:
+        if type(cause).__module__.startswith("aiohttp"):
+            return isinstance(cause, (TimeoutError, asyncio.TimeoutError))
+        cause = cause.__cause__
+    return True
+
+
+def _retyped(exc: openai.APITimeoutError) -> openai.APIConnectionError:
+    """``exc`` itself for a real timeout, else the connection error it really was."""
+    if _is_timeout(exc):
+        return exc
+    return openai.APIConnectionError(request=exc.request)
+
+
 def _stream_failure(exc: BaseException, response: Any, handed: int) -> Exception:
     """Map a failure while reading a stream to the error the caller should see.
 
@@ -176,7 +203,7 @@ def _stream_failure(exc: BaseException, response: Any, handed: int) -> Exception
     if isinstance(exc, (MalformedEventError, StreamIncompleteError)):
         return NovitaStreamError(f"Novita stream failed: {exc}", request=request)
     if handed == 0:
-        if isinstance(exc, http_lib.TimeoutException):
+        if isinstance(exc, http_lib.TimeoutException) and _is_timeout(exc):
             return openai.APITimeoutError(request=request)
         return openai.APIConnectionError(request=request)
     return NovitaStreamError(
@@ -245,9 +272,12 @@ class NovitaClient:
         options = _options(request)
 
         async def attempt() -> dict[str, Any]:
-            response = await client.post(
-                request.path, cast_to=RawResponse, body=request.body, options=options
-            )
+            try:
+                response = await client.post(
+                    request.path, cast_to=RawResponse, body=request.body, options=options
+                )
+            except openai.APITimeoutError as exc:
+                raise _retyped(exc) from exc.__cause__
             return _decode(response)
 
         return await acall_with_retry(attempt, self.settings.max_retries)
@@ -270,12 +300,12 @@ class NovitaClient:
         client = self.openai_client
         options = _options(request)
 
-        def open_stream() -> tuple[Any, Iterator[str], list[StreamDelta]]:
+        def open_stream() -> tuple[Any, Iterator[bytes], list[StreamDelta]]:
             asm.reset()
             response = client.post(
                 request.path, cast_to=RawResponse, body=request.body, options=options, stream=True
             )
-            lines = response.iter_lines()
+            lines = split_lines(response.iter_bytes())
             try:
                 first = self._next_deltas(lines, asm)
             except _TRANSPORT_ERRORS as exc:
@@ -307,7 +337,7 @@ class NovitaClient:
             response.close()
 
     @staticmethod
-    def _next_deltas(lines: Iterator[str], asm: StreamAssembler) -> list[StreamDelta]:
+    def _next_deltas(lines: Iterator[bytes], asm: StreamAssembler) -> list[StreamDelta]:
         """Read until the first chunk that changes something (or the end of the stream)."""
         for line in lines:
             chunk = parse_data_line(line)
@@ -326,12 +356,19 @@ class NovitaClient:
         client = self.async_openai_client
         options = _options(request)
 
-        async def open_stream() -> tuple[Any, AsyncIterator[str], list[StreamDelta]]:
+        async def open_stream() -> tuple[Any, AsyncIterator[bytes], list[StreamDelta]]:
             asm.reset()
-            response = await client.post(
-                request.path, cast_to=RawResponse, body=request.body, options=options, stream=True
-            )
-            lines = response.aiter_lines()
+            try:
+                response = await client.post(
+                    request.path,
+                    cast_to=RawResponse,
+                    body=request.body,
+                    options=options,
+                    stream=True,
+                )
+            except openai.APITimeoutError as exc:
+                raise _retyped(exc) from exc.__cause__
+            lines = asplit_lines(response.aiter_bytes())
             try:
                 first = await self._anext_deltas(lines, asm)
             except _TRANSPORT_ERRORS as exc:
@@ -363,7 +400,7 @@ class NovitaClient:
             await response.aclose()
 
     @staticmethod
-    async def _anext_deltas(lines: AsyncIterator[str], asm: StreamAssembler) -> list[StreamDelta]:
+    async def _anext_deltas(lines: AsyncIterator[bytes], asm: StreamAssembler) -> list[StreamDelta]:
         async for line in lines:
             chunk = parse_data_line(line)
             if chunk is None:

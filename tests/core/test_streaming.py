@@ -22,19 +22,30 @@ def chunk(delta: dict[str, object], finish: str | None = None, index: int = 0) -
 
 
 def test_sse_lines() -> None:
-    lines = [": keep-alive", "", 'data: {"a": 1}', "", "data: [DONE]", ""]
-    assert list(iter_chunks(lines)) == [{"a": 1}, {"[DONE]": True}]
+    body = b': keep-alive\r\n\r\ndata: {"a": 1}\n\ndata: {"b": "\xc3\xa9"}\n\ndata: [DONE]\n\n'
+    # Arbitrary cuts, even inside a line or a UTF-8 sequence, give the same chunks.
+    for size in (1, 3, 7, len(body)):
+        pieces = [body[i : i + size] for i in range(0, len(body), size)]
+        assert list(iter_chunks(pieces)) == [{"a": 1}, {"b": "é"}, {"[DONE]": True}]
     with pytest.raises(MalformedEventError):
-        parse_data_line("data: {not json")
+        parse_data_line(b"data: {not json")
 
 
 def test_tool_call_pieces_merge_by_index() -> None:
     asm = StreamAssembler()
     asm.feed(chunk({"role": "assistant", "content": None}))
-    first = {"index": 0, "id": "call_a", "type": "function",
-             "function": {"name": "add", "arguments": ""}}
-    second = {"index": 1, "id": "call_b", "type": "function",
-              "function": {"name": "mul", "arguments": '{"x"'}}
+    first = {
+        "index": 0,
+        "id": "call_a",
+        "type": "function",
+        "function": {"name": "add", "arguments": ""},
+    }
+    second = {
+        "index": 1,
+        "id": "call_b",
+        "type": "function",
+        "function": {"name": "mul", "arguments": '{"x"'},
+    }
     asm.feed(chunk({"tool_calls": [first, second]}))
     asm.feed(chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"a": 1}'}}]}))
     asm.feed(chunk({"tool_calls": [{"index": 1, "function": {"arguments": ": 2}"}}]}, "tool_calls"))
