@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +106,16 @@ def register_model(info: ModelInfo) -> None:
 
 
 _fetched: dict[str, dict[str, ModelInfo]] = {}
+_failed_at: dict[str, float] = {}
 _fetch_lock = threading.Lock()
+
+REFETCH_AFTER_FAILURE = 300.0
+"""Seconds before a failed ``GET /models`` is tried again (the built-in table serves meanwhile)."""
+
+
+def _may_fetch(base_url: str) -> bool:
+    failed = _failed_at.get(base_url)
+    return failed is None or time.monotonic() - failed >= REFETCH_AFTER_FAILURE
 
 
 def _info_from_listing(entry: Mapping[str, Any]) -> ModelInfo | None:
@@ -143,22 +153,22 @@ def lookup(
     Args:
         model: Model id.
         base_url: Cache key for the listing; with ``fetch`` it enables the ``/models`` lookup.
-        fetch: Callable returning the ``data`` list of ``GET /models``. Called at most once per
-            base URL per process; any failure is logged and the built-in table is used.
+        fetch: Callable returning the ``data`` list of ``GET /models``. A success is cached for
+            the process; after a failure (logged) the built-in table serves and the fetch is
+            tried again after :data:`REFETCH_AFTER_FAILURE` seconds.
     """
     if base_url is not None and fetch is not None:
         listing = _fetched.get(base_url)
-        if listing is None:
+        if listing is None and _may_fetch(base_url):
             with _fetch_lock:
                 listing = _fetched.get(base_url)
-                if listing is None:
+                if listing is None and _may_fetch(base_url):
                     try:
-                        listing = catalog_from_listing(fetch())
+                        listing = _fetched[base_url] = catalog_from_listing(fetch())
                     except Exception as exc:  # a catalog must never break a model call
                         logger.warning("Could not read the model list: %s", type(exc).__name__)
-                        listing = {}
-                    _fetched[base_url] = listing
-        if model in listing:
+                        _failed_at[base_url] = time.monotonic()
+        if listing and model in listing:
             return listing[model]
     return KNOWN_MODELS.get(model)
 
@@ -174,3 +184,4 @@ def clear_cache() -> None:
     """Forget every fetched ``/models`` listing (tests, or after Novita adds models)."""
     with _fetch_lock:
         _fetched.clear()
+        _failed_at.clear()
