@@ -41,8 +41,11 @@ BATCH_CONTENDERS = (RAW, "ChatOpenAI", "ChatNovita")
 
 IMPORTS = (
     "openai",
+    # The frameworks' own base classes: a floor no adapter of theirs can import below.
+    "langchain_core.language_models.chat_models",
     "langchain_openai",
     "langchain_novita",
+    "llama_index.core.llms.function_calling",
     "llama_index.llms.openai",
     "llama_index.llms.openai_like",
     "llama_index_novita",
