@@ -45,6 +45,8 @@ IMPORTS = (
     "langchain_core.language_models.chat_models",
     "langchain_openai",
     "langchain_novita",
+    # ``from langchain_novita import ChatNovita``: the package itself loads its classes lazily.
+    "langchain_novita.chat_models",
     "llama_index.core.llms.function_calling",
     "llama_index.llms.openai",
     "llama_index.llms.openai_like",

@@ -47,3 +47,17 @@ def test_importing_the_core_does_not_load_the_openai_sdk() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_langchain_classes_load_on_first_use() -> None:
+    code = (
+        "import sys\n"
+        "from langchain_novita import NovitaEmbeddings\n"
+        "print('langchain_core.language_models.chat_models' in sys.modules)\n"
+        "from langchain_novita import ChatNovita\n"
+        "print(ChatNovita.__module__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "langchain_novita.chat_models"]
