@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.utils.utils import secret_from_env
-from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
 
 from novita_core.params import (
     Endpoint,
@@ -156,6 +157,67 @@ class NovitaConnection(BaseModel):
         from novita_core.client import NovitaClient  # imports the openai SDK: first use only
 
         self._client = NovitaClient(settings)
+
+
+class NovitaGeneration(NovitaConnection):
+    """Sampling fields and their validation, shared by ChatNovita and Novita.
+
+    Subclasses name their endpoint in ``_endpoint``; every field named like a row of the core's
+    parameter table for that endpoint is a request parameter (see :func:`wire_fields`).
+    """
+
+    _endpoint: ClassVar[Endpoint]
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | str | None = Field(
+        default=None, validation_alias=AliasChoices("stop", "stop_sequences")
+    )
+    n: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    repetition_penalty: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    logit_bias: dict[str | int, int | float] | None = None
+    seed: int | None = None
+    streaming: bool = False
+    """Stream by default (``invoke`` aggregates the chunks)."""
+    stream_usage: bool = True
+    """Ask Novita for token usage at the end of streams."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Other request parameters of Novita's table that have no field (``user`` ...)."""
+    extra_body: dict[str, Any] | None = None
+    """Fields merged into the JSON body as given (for server fields the table lacks)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_kwargs(cls, values: Any) -> Any:
+        return check_init_kwargs(values, cls, cls._endpoint, wire_fields(cls, cls._endpoint))
+
+    @model_validator(mode="after")
+    def _connect_novita(self) -> Self:
+        if self.stop == []:
+            self.stop = None
+        endpoint = self._endpoint
+        check_model_kwargs(self.model_kwargs, endpoint, wire_fields(type(self), endpoint))
+        validate_params(endpoint, {**self._default_params, **self.model_kwargs})
+        self._connect()
+        return self
+
+    @property
+    def _default_params(self) -> JsonDict:
+        """The request parameters set on this instance (None = left to the server)."""
+        return wire_params(self, self._endpoint)
+
+    @property
+    def _identifying_params(self) -> JsonDict:
+        return {
+            "model_name": getattr(self, "model", None),
+            "base_url": self.base_url,
+            **self._default_params,
+        }
 
 
 def wire_params(model: BaseModel, endpoint: Endpoint) -> JsonDict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput, ModelProfile
@@ -22,18 +22,12 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
-from pydantic import model_validator as _model_validator
-from typing_extensions import Self
 
 from langchain_novita._common import (
     JsonDict,
-    NovitaConnection,
-    check_init_kwargs,
-    check_model_kwargs,
+    NovitaGeneration,
     merge_extra_body,
     split_call_kwargs,
-    wire_fields,
-    wire_params,
 )
 from langchain_novita._messages import (
     MODEL_PROVIDER,
@@ -42,11 +36,9 @@ from langchain_novita._messages import (
     messages_to_dicts,
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL, cached_lookup
-from novita_core.params import CHAT, Request, build_request, validate_params
+from novita_core.params import CHAT, Endpoint, Request, build_request, validate_params
 from novita_core.settings import API_KEY_ENV
 from novita_core.streaming import StreamAssembler, StreamDelta
-
-"""Placeholder message for validating a constructor's parameters as a whole request."""
 
 ToolLike = JsonDict | type | Callable[..., Any] | BaseTool
 
@@ -70,7 +62,7 @@ def _tool_choice(choice: Any) -> Any:
     return choice
 
 
-class ChatNovita(NovitaConnection, BaseChatModel):
+class ChatNovita(NovitaGeneration, BaseChatModel):
     """Novita AI chat models (OpenAI-compatible chat completions) for LangChain.
 
     Setup:
@@ -177,66 +169,22 @@ class ChatNovita(NovitaConnection, BaseChatModel):
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    _endpoint: ClassVar[Endpoint] = CHAT
 
     model: str = Field(
         default=DEFAULT_CHAT_MODEL, validation_alias=AliasChoices("model", "model_name")
     )
     """Novita model id, e.g. ``meta-llama/llama-3.3-70b-instruct``."""
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    stop: list[str] | str | None = Field(
-        default=None, validation_alias=AliasChoices("stop", "stop_sequences")
-    )
-    n: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    repetition_penalty: float | None = None
-    top_k: int | None = None
-    min_p: float | None = None
-    logit_bias: dict[str | int, int | float] | None = None
-    seed: int | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = None
     separate_reasoning: bool | None = None
     enable_thinking: bool | None = None
-    streaming: bool = False
-    """Stream by default (``invoke`` aggregates the chunks)."""
-    stream_usage: bool = True
-    """Ask Novita for token usage at the end of streams."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Other chat request parameters of Novita's table that have no field (``user`` ...)."""
-    extra_body: dict[str, Any] | None = None
-    """Fields merged into the JSON body as given (for server fields the table lacks)."""
-
-    @_model_validator(mode="before")
-    @classmethod
-    def _reject_unknown_kwargs(cls, values: Any) -> Any:
-        return check_init_kwargs(values, cls, CHAT, wire_fields(cls, CHAT))
-
-    @_model_validator(mode="after")
-    def _connect_novita(self) -> Self:
-        if self.stop == []:
-            self.stop = None
-        check_model_kwargs(self.model_kwargs, CHAT, wire_fields(type(self), CHAT))
-        validate_params(CHAT, {**self._default_params, **self.model_kwargs})
-        self._connect()
-        return self
 
     # -- LangChain plumbing --------------------------------------------------------------------
 
     @property
-    def _default_params(self) -> JsonDict:
-        """The request parameters set on this instance (None = left to the server)."""
-        return wire_params(self, CHAT)
-
-    @property
     def _llm_type(self) -> str:
         return "chat-novita"
-
-    @property
-    def _identifying_params(self) -> JsonDict:
-        return {"model_name": self.model, "base_url": self.base_url, **self._default_params}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = {**self._default_params, **kwargs}

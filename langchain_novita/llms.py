@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLLM, LangSmithParams
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import AliasChoices, ConfigDict, Field
-from pydantic import model_validator as _model_validator
-from typing_extensions import Self
 
 from langchain_novita._common import (
     JsonDict,
-    NovitaConnection,
-    check_init_kwargs,
-    check_model_kwargs,
+    NovitaGeneration,
     merge_extra_body,
     split_call_kwargs,
-    wire_fields,
-    wire_params,
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL
-from novita_core.params import COMPLETIONS, Request, build_request, validate_params
+from novita_core.params import COMPLETIONS, Endpoint, Request, build_request
 from novita_core.settings import API_KEY_ENV
 from novita_core.streaming import StreamDelta
 
@@ -55,7 +49,7 @@ def _delta_chunk(delta: StreamDelta) -> GenerationChunk:
     return GenerationChunk(text=delta.content, generation_info=info or None)
 
 
-class Novita(NovitaConnection, BaseLLM):
+class Novita(NovitaGeneration, BaseLLM):
     """Novita AI text completions (the OpenAI-compatible ``/completions`` endpoint).
 
     For chat models with messages, tools and structured output use
@@ -92,57 +86,17 @@ class Novita(NovitaConnection, BaseLLM):
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    _endpoint: ClassVar[Endpoint] = COMPLETIONS
 
     model: str = Field(
         default=DEFAULT_CHAT_MODEL, validation_alias=AliasChoices("model", "model_name")
     )
     """Novita model id."""
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    stop: list[str] | str | None = Field(
-        default=None, validation_alias=AliasChoices("stop", "stop_sequences")
-    )
-    n: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    repetition_penalty: float | None = None
-    top_k: int | None = None
-    min_p: float | None = None
-    logit_bias: dict[str | int, int | float] | None = None
-    seed: int | None = None
     logprobs: int | None = None
-    streaming: bool = False
-    stream_usage: bool = True
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    extra_body: dict[str, Any] | None = None
-
-    @_model_validator(mode="before")
-    @classmethod
-    def _reject_unknown_kwargs(cls, values: Any) -> Any:
-        return check_init_kwargs(values, cls, COMPLETIONS, wire_fields(cls, COMPLETIONS))
-
-    @_model_validator(mode="after")
-    def _connect_novita(self) -> Self:
-        if self.stop == []:
-            self.stop = None
-        check_model_kwargs(self.model_kwargs, COMPLETIONS, wire_fields(type(self), COMPLETIONS))
-        validate_params(COMPLETIONS, {**self._default_params, **self.model_kwargs})
-        self._connect()
-        return self
-
-    @property
-    def _default_params(self) -> JsonDict:
-        """The request parameters set on this instance (None = left to the server)."""
-        return wire_params(self, COMPLETIONS)
 
     @property
     def _llm_type(self) -> str:
         return "novita"
-
-    @property
-    def _identifying_params(self) -> JsonDict:
-        return {"model_name": self.model, "base_url": self.base_url, **self._default_params}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = {**self._default_params, **kwargs}
