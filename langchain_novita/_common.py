@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from langchain_core.language_models import LangSmithParams
 from langchain_core.utils.utils import secret_from_env
 from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
+from langchain_novita._messages import MODEL_PROVIDER
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
@@ -167,6 +169,7 @@ class NovitaGeneration(NovitaConnection):
     """
 
     _endpoint: ClassVar[Endpoint]
+    _ls_model_type: ClassVar[Literal["chat", "llm"]]
 
     temperature: float | None = None
     top_p: float | None = None
@@ -210,6 +213,31 @@ class NovitaGeneration(NovitaConnection):
     def _default_params(self) -> JsonDict:
         """The request parameters set on this instance (None = left to the server)."""
         return wire_params(self, self._endpoint)
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = {**self._default_params, **kwargs}
+        ls_params = LangSmithParams(
+            ls_provider=MODEL_PROVIDER,
+            ls_model_name=str(params.get("model") or getattr(self, "model", "")),
+            ls_model_type=self._ls_model_type,
+            ls_temperature=params.get("temperature"),
+        )
+        if params.get("max_tokens") is not None:
+            ls_params["ls_max_tokens"] = params["max_tokens"]
+        stop_value = stop or params.get("stop")
+        if stop_value:
+            ls_params["ls_stop"] = [stop_value] if isinstance(stop_value, str) else stop_value
+        return ls_params
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Secret fields and the env var ``loads`` reads them from."""
+        return {"api_key": API_KEY_ENV}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """``dumps``/``loads`` round-trip (the key is replaced by a reference to its env var)."""
+        return True
 
     @property
     def _identifying_params(self) -> JsonDict:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput, ModelProfile
-from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
+from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.base import OutputParserLike
@@ -30,14 +30,12 @@ from langchain_novita._common import (
     split_call_kwargs,
 )
 from langchain_novita._messages import (
-    MODEL_PROVIDER,
     choice_to_message,
     delta_to_chunk,
     messages_to_dicts,
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL, cached_lookup
 from novita_core.params import CHAT, Endpoint, Request, build_request, validate_params
-from novita_core.settings import API_KEY_ENV
 from novita_core.streaming import StreamAssembler, StreamDelta
 
 ToolLike = JsonDict | type | Callable[..., Any] | BaseTool
@@ -169,6 +167,7 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    _ls_model_type: ClassVar[Literal["chat", "llm"]] = "chat"
     _endpoint: ClassVar[Endpoint] = CHAT
 
     model: str = Field(
@@ -185,31 +184,6 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "chat-novita"
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = {**self._default_params, **kwargs}
-        ls_params = LangSmithParams(
-            ls_provider=MODEL_PROVIDER,
-            ls_model_name=params.get("model", self.model),
-            ls_model_type="chat",
-            ls_temperature=params.get("temperature"),
-        )
-        if params.get("max_tokens") is not None:
-            ls_params["ls_max_tokens"] = params["max_tokens"]
-        stop_value = stop or params.get("stop")
-        if stop_value:
-            ls_params["ls_stop"] = [stop_value] if isinstance(stop_value, str) else stop_value
-        return ls_params
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        """Secret fields and the env var ``loads`` reads them from."""
-        return {"api_key": API_KEY_ENV}
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        """``dumps``/``loads`` round-trip (the key is replaced by a reference to its env var)."""
-        return True
 
     @classmethod
     def get_lc_namespace(cls) -> list[str]:

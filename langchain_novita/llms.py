@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseLLM, LangSmithParams
+from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import AliasChoices, ConfigDict, Field
 
@@ -19,7 +19,6 @@ from langchain_novita._common import (
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.params import COMPLETIONS, Endpoint, Request, build_request
-from novita_core.settings import API_KEY_ENV
 from novita_core.streaming import StreamDelta
 
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -86,6 +85,7 @@ class Novita(NovitaGeneration, BaseLLM):
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    _ls_model_type: ClassVar[Literal["chat", "llm"]] = "llm"
     _endpoint: ClassVar[Endpoint] = COMPLETIONS
 
     model: str = Field(
@@ -97,31 +97,6 @@ class Novita(NovitaGeneration, BaseLLM):
     @property
     def _llm_type(self) -> str:
         return "novita"
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = {**self._default_params, **kwargs}
-        ls_params = LangSmithParams(
-            ls_provider="novita",
-            ls_model_name=params.get("model", self.model),
-            ls_model_type="llm",
-            ls_temperature=params.get("temperature"),
-        )
-        if params.get("max_tokens") is not None:
-            ls_params["ls_max_tokens"] = params["max_tokens"]
-        stop_value = stop or params.get("stop")
-        if stop_value:
-            ls_params["ls_stop"] = [stop_value] if isinstance(stop_value, str) else stop_value
-        return ls_params
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        """Secret fields and the env var ``loads`` reads them from."""
-        return {"api_key": API_KEY_ENV}
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        """``dumps``/``loads`` round-trip without the key."""
-        return True
 
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
