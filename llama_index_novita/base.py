@@ -26,13 +26,14 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import ConfigDict, Field, SecretStr
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
+from llama_index_novita._connection import NovitaConnection
 from llama_index_novita.utils import (
     chat_message_from_openai,
     logprobs_from_openai,
@@ -44,7 +45,6 @@ from novita_core import (
     CHAT,
     COMPLETIONS,
     DEFAULT_CHAT_MODEL,
-    NovitaSettings,
     Request,
     StreamAssembler,
     StreamDelta,
@@ -57,7 +57,6 @@ from novita_core.params import Endpoint
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
-    from novita_core.client import NovitaClient
 
 _NOVITA_FIELDS = (
     "max_tokens",
@@ -80,7 +79,7 @@ _NOVITA_FIELDS = (
 _CALL_ONLY = frozenset({"extra_body"})
 
 
-class NovitaAI(FunctionCallingLLM):
+class NovitaAI(NovitaConnection, FunctionCallingLLM):
     """Novita AI chat and completion models for LlamaIndex, with tool calling.
 
     A drop-in replacement for ``llama_index.llms.novita.NovitaAI`` (same class name and
@@ -152,20 +151,9 @@ class NovitaAI(FunctionCallingLLM):
     is_function_calling_model: bool | None = Field(
         default=None, description="Tool calling override (else from the model catalog)."
     )
-    api_key: SecretStr | None = Field(
-        default=None, description="Novita API key.", exclude=True, repr=False
-    )
-    api_base: str | None = Field(default=None, description="Base URL override.")
-    max_retries: int = Field(default=2, description="Retries after the first attempt.", ge=0)
-    timeout: float = Field(default=60.0, description="Seconds per HTTP attempt.", gt=0)
-    default_headers: dict[str, str] | None = Field(
-        default=None, description="Extra headers for every request."
-    )
     reuse_client: bool = Field(
         default=True, description="Compatibility only: clients are always shared."
     )
-    http_client: Any = Field(default=None, exclude=True, repr=False)
-    async_http_client: Any = Field(default=None, exclude=True, repr=False)
 
     top_p: float | None = Field(default=None, description="Nucleus sampling.")
     stop: str | list[str] | None = Field(default=None, description="Up to 4 stop sequences.")
@@ -181,9 +169,6 @@ class NovitaAI(FunctionCallingLLM):
     separate_reasoning: bool | None = Field(default=None, description="Separate reasoning.")
     enable_thinking: bool | None = Field(default=None, description="Hybrid thinking switch.")
 
-    _settings: NovitaSettings | None = PrivateAttr(default=None)
-    _client: NovitaClient | None = PrivateAttr(default=None)
-
     def __init__(
         self,
         model: str = DEFAULT_CHAT_MODEL,
@@ -194,7 +179,7 @@ class NovitaAI(FunctionCallingLLM):
     ) -> None:
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
-        super().__init__(
+        super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
             model=model,
             api_key=SecretStr(api_key) if api_key else None,
             callback_manager=callback_manager or CallbackManager([]),
@@ -205,39 +190,12 @@ class NovitaAI(FunctionCallingLLM):
         validate_params(endpoint, _for_endpoint(endpoint, self._model_params()))
         self._resolved_settings()
 
-    def _resolved_settings(self) -> NovitaSettings:
-        if self._settings is None:
-            self._settings = NovitaSettings.resolve(
-                api_key=self.api_key.get_secret_value() if self.api_key else None,
-                base_url=self.api_base,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                default_headers=self.default_headers,
-                http_client=self.http_client,
-                http_async_client=self.async_http_client,
-            )
-        return self._settings
-
     @classmethod
     def class_name(cls) -> str:
         """Stable name used in serialized configs."""
         return "NovitaAI"
 
     # -- clients and metadata ------------------------------------------------------------------
-
-    @property
-    def _novita(self) -> NovitaClient:
-        # Built on first use: that is when the openai SDK gets imported.
-        if self._client is None:
-            from novita_core.client import NovitaClient
-
-            self._client = NovitaClient(self._resolved_settings())
-        return self._client
-
-    @property
-    def base_url(self) -> str:
-        """The resolved base URL requests go to."""
-        return self._resolved_settings().base_url
 
     @property
     def metadata(self) -> LLMMetadata:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import ConfigDict, Field, SecretStr
 from llama_index.core.callbacks import CallbackManager
 
+from llama_index_novita._connection import NovitaConnection
 from novita_core import (
     DEFAULT_EMBEDDING_MODEL,
     EMBEDDINGS,
-    NovitaSettings,
     Request,
     build_request,
     validate_params,
@@ -20,10 +20,10 @@ from novita_core import (
 __all__ = ["NovitaEmbedding"]
 
 if TYPE_CHECKING:
-    from novita_core.client import NovitaClient
+    pass
 
 
-class NovitaEmbedding(BaseEmbedding):
+class NovitaEmbedding(NovitaConnection, BaseEmbedding):
     """Novita AI text embeddings for LlamaIndex (default model ``baai/bge-m3``, 1024 dims).
 
     Each batch of ``embed_batch_size`` texts is one ``/embeddings`` request; vectors come back
@@ -56,24 +56,10 @@ class NovitaEmbedding(BaseEmbedding):
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
-    api_key: SecretStr | None = Field(
-        default=None, description="Novita API key.", exclude=True, repr=False
-    )
-    api_base: str | None = Field(default=None, description="Base URL override.")
     dimensions: int | None = Field(default=None, description="Output vector length.", gt=0)
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="More /embeddings parameters."
     )
-    max_retries: int = Field(default=2, description="Retries after the first attempt.", ge=0)
-    timeout: float = Field(default=60.0, description="Seconds per HTTP attempt.", gt=0)
-    default_headers: dict[str, str] | None = Field(
-        default=None, description="Extra headers for every request."
-    )
-    http_client: Any = Field(default=None, exclude=True, repr=False)
-    async_http_client: Any = Field(default=None, exclude=True, repr=False)
-
-    _settings: NovitaSettings | None = PrivateAttr(default=None)
-    _client: NovitaClient | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -98,28 +84,6 @@ class NovitaEmbedding(BaseEmbedding):
     def class_name(cls) -> str:
         """Stable name used in serialized configs."""
         return "NovitaEmbedding"
-
-    def _resolved_settings(self) -> NovitaSettings:
-        if self._settings is None:
-            self._settings = NovitaSettings.resolve(
-                api_key=self.api_key.get_secret_value() if self.api_key else None,
-                base_url=self.api_base,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                default_headers=self.default_headers,
-                http_client=self.http_client,
-                http_async_client=self.async_http_client,
-            )
-        return self._settings
-
-    @property
-    def _novita(self) -> NovitaClient:
-        # Built on first use: that is when the openai SDK gets imported.
-        if self._client is None:
-            from novita_core.client import NovitaClient
-
-            self._client = NovitaClient(self._resolved_settings())
-        return self._client
 
     def _params(self) -> dict[str, Any]:
         return {"dimensions": self.dimensions, **self.additional_kwargs}

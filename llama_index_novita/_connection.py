@@ -1,0 +1,61 @@
+"""Connection fields shared by NovitaAI and NovitaEmbedding, and their one core client."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
+
+from novita_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NovitaSettings
+
+if TYPE_CHECKING:
+    from novita_core.client import NovitaClient
+
+
+class NovitaConnection(BaseModel):
+    """Where and how to reach Novita; defaults and env fallbacks are the core's."""
+
+    api_key: SecretStr | None = Field(
+        default=None, description="Novita API key.", exclude=True, repr=False
+    )
+    api_base: str | None = Field(default=None, description="Base URL override.")
+    max_retries: int = Field(
+        default=DEFAULT_MAX_RETRIES, description="Retries after the first attempt.", ge=0
+    )
+    timeout: float = Field(default=DEFAULT_TIMEOUT, description="Seconds per HTTP attempt.", gt=0)
+    default_headers: dict[str, str] | None = Field(
+        default=None, description="Extra headers for every request."
+    )
+    http_client: Any = Field(default=None, exclude=True, repr=False)
+    async_http_client: Any = Field(default=None, exclude=True, repr=False)
+
+    _settings: NovitaSettings | None = PrivateAttr(default=None)
+    _client: NovitaClient | None = PrivateAttr(default=None)
+
+    def _resolved_settings(self) -> NovitaSettings:
+        """The core settings (raises for a missing key); resolved once."""
+        if self._settings is None:
+            self._settings = NovitaSettings.resolve(
+                api_key=self.api_key.get_secret_value() if self.api_key else None,
+                base_url=self.api_base,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                default_headers=self.default_headers,
+                http_client=self.http_client,
+                http_async_client=self.async_http_client,
+            )
+        return self._settings
+
+    @property
+    def _novita(self) -> NovitaClient:
+        # Built on first use: that is when the openai SDK gets imported.
+        if self._client is None:
+            from novita_core.client import NovitaClient
+
+            self._client = NovitaClient(self._resolved_settings())
+        return self._client
+
+    @property
+    def base_url(self) -> str:
+        """The resolved base URL requests go to."""
+        return self._resolved_settings().base_url
