@@ -21,12 +21,8 @@ def novita_server_session() -> Iterator[OfflineNovitaServer]:
 
     State (records, faults, added models) is shared between tests: call ``reset()`` yourself.
     """
-    server = OfflineNovitaServer()
-    server.start()
-    try:
+    with OfflineNovitaServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -37,12 +33,8 @@ def novita_server() -> Iterator[OfflineNovitaServer]:
     per-base-URL caches such as the catalog's ``/models`` cache cannot leak between tests.
     Starting one takes about a millisecond.
     """
-    server = OfflineNovitaServer()
-    server.start()
-    try:
+    with OfflineNovitaServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

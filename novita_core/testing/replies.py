@@ -892,6 +892,13 @@ def _is_reasoning(entry: ModelEntry, body: dict[str, Any]) -> bool:
     return entry.reasoning or any(m in lowered for m in markers)
 
 
+def _require_object_with_model(body: Any) -> None:
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    if not isinstance(body.get("model"), str) or not body.get("model"):
+        raise ApiError(400, "model is required and must be a non-empty string")
+
+
 def build_chat(body: Any, models: dict[str, ModelEntry]) -> ChatPlan:
     """Validate a ``/chat/completions`` body and plan the deterministic reply.
 
@@ -902,10 +909,7 @@ def build_chat(body: Any, models: dict[str, ModelEntry]) -> ChatPlan:
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).
     """
-    if not isinstance(body, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    if not isinstance(body.get("model"), str) or not body.get("model"):
-        raise ApiError(400, "model is required and must be a non-empty string")
+    _require_object_with_model(body)
     messages = _parse_messages(body)
     entry = _require_model(body, models, "chat")
     _validate_sampling(body)
@@ -1131,10 +1135,7 @@ def build_completion(body: Any, models: dict[str, ModelEntry]) -> CompletionPlan
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).
     """
-    if not isinstance(body, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    if not isinstance(body.get("model"), str) or not body.get("model"):
-        raise ApiError(400, "model is required and must be a non-empty string")
+    _require_object_with_model(body)
     prompt = body.get("prompt")
     prompts: list[str]
     prompt_tokens = 0
@@ -1225,10 +1226,7 @@ def build_embeddings(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).
     """
-    if not isinstance(body, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    if not isinstance(body.get("model"), str) or not body.get("model"):
-        raise ApiError(400, "model is required and must be a non-empty string")
+    _require_object_with_model(body)
     raw = body.get("input")
     inputs: list[str]
     if isinstance(raw, str):
