@@ -141,6 +141,9 @@ class NovitaConnection(BaseModel):
     """A sync ``httpx.Client`` (openai 2.x) or ``httpx2.Client`` (openai 3.x) to send with."""
     http_async_client: Any = Field(default=None, exclude=True)
     """The async counterpart, for ``ainvoke``/``astream``/``abatch``."""
+    async_transport: Literal["aiohttp", "httpx"] | None = None
+    """Async transport: the SDK's aiohttp one (default) or its httpx one; env
+    ``NOVITA_ASYNC_TRANSPORT``. Ignored when ``http_async_client`` is given."""
 
     _client: NovitaClient = PrivateAttr()
 
@@ -154,6 +157,7 @@ class NovitaConnection(BaseModel):
             default_headers=self.default_headers,
             http_client=self.http_client,
             http_async_client=self.http_async_client,
+            async_transport=self.async_transport,
         )
         self.base_url = settings.base_url
         from novita_core.client import NovitaClient  # imports the openai SDK: first use only

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
 
@@ -28,6 +28,10 @@ class NovitaConnection(BaseModel):
     )
     http_client: Any = Field(default=None, exclude=True, repr=False)
     async_http_client: Any = Field(default=None, exclude=True, repr=False)
+    async_transport: Literal["aiohttp", "httpx"] | None = Field(
+        default=None,
+        description="Async transport: the SDK's aiohttp one (default) or its httpx one.",
+    )
 
     _settings: NovitaSettings | None = PrivateAttr(default=None)
     _client: NovitaClient | None = PrivateAttr(default=None)
@@ -43,6 +47,7 @@ class NovitaConnection(BaseModel):
                 default_headers=self.default_headers,
                 http_client=self.http_client,
                 http_async_client=self.async_http_client,
+                async_transport=self.async_transport,
             )
         return self._settings
 

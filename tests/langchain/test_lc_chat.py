@@ -631,3 +631,11 @@ def test_ls_params(connect: dict[str, str]) -> None:
         "ls_stop": ["x"],
     }
     assert llm._llm_type == "chat-novita"
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_async_transport_can_be_chosen(connect: dict[str, str], transport: str) -> None:
+    llm = ChatNovita(**connect, async_transport=transport)
+    assert (await llm.ainvoke("hello transport")).content
+    with pytest.raises(ValueError, match="async_transport"):
+        ChatNovita(**connect, async_transport="carrier-pigeon")

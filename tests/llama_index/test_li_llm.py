@@ -295,3 +295,14 @@ def test_server_errors_surface_as_typed_openai_errors(
         result = getattr(llm, method)(USER)
         list(result) if method == "stream_chat" else None
     assert len(server.requests) == 1  # 404 is not retried
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_async_transport_can_be_chosen(
+    make_llm: Callable[..., NovitaAI], transport: str
+) -> None:
+    llm = make_llm(async_transport=transport)
+    response = await llm.achat([ChatMessage(role="user", content="hello transport")])
+    assert response.message.content
+    with pytest.raises(ValueError, match="async_transport"):
+        make_llm(async_transport="carrier-pigeon")
