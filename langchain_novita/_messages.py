@@ -148,6 +148,10 @@ def message_to_dict(message: BaseMessage) -> dict[str, Any]:
     if name and role != "tool":  # the tool role has no ``name`` in the chat-completions schema
         result["name"] = name
     if isinstance(message, AIMessage):
+        # Interleaved-thinking models need their reasoning_details back in the next turn;
+        # reasoning_content is never sent back.
+        if message.additional_kwargs.get("reasoning_details"):
+            result["reasoning_details"] = message.additional_kwargs["reasoning_details"]
         calls = [_tool_call_to_dict(c) for c in message.tool_calls]
         calls += [_invalid_tool_call_to_dict(c) for c in message.invalid_tool_calls]
         if not calls and message.additional_kwargs.get("tool_calls"):
@@ -209,7 +213,8 @@ def dict_to_message(data: Mapping[str, Any]) -> BaseMessage:
     """Convert an OpenAI chat message dict to a LangChain message.
 
     ``reasoning_content`` (Novita's reasoning models) goes to
-    ``additional_kwargs["reasoning_content"]``; tool calls are parsed into ``tool_calls``
+    ``additional_kwargs["reasoning_content"]`` and ``reasoning_details`` (MiniMax-style models) to
+    ``additional_kwargs["reasoning_details"]``; tool calls are parsed into ``tool_calls``
     (``invalid_tool_calls`` when their arguments are not JSON).
     """
     role = data.get("role")
@@ -219,6 +224,8 @@ def dict_to_message(data: Mapping[str, Any]) -> BaseMessage:
         additional: dict[str, Any] = {}
         if data.get("reasoning_content"):
             additional["reasoning_content"] = data["reasoning_content"]
+        if data.get("reasoning_details"):
+            additional["reasoning_details"] = data["reasoning_details"]
         calls, invalid = _parse_tool_calls(data.get("tool_calls") or ())
         return AIMessage(
             content=content,
@@ -275,6 +282,7 @@ def delta_to_chunk(
     response_id: str | None = None,
     model_name: str | None = None,
     system_fingerprint: str | None = None,
+    reasoning_details: list[dict[str, Any]] | None = None,
 ) -> AIMessageChunk:
     """One core :class:`StreamDelta` as an ``AIMessageChunk``.
 
@@ -282,10 +290,14 @@ def delta_to_chunk(
     pieces to ``tool_call_chunks`` (keyed by ``index`` so LangChain merges them). The finish
     delta carries ``finish_reason``, ``model_name`` and ``system_fingerprint``; the usage delta
     carries ``usage_metadata``. Both arrive once per stream, so summing chunks counts them once.
+    ``reasoning_details`` (the assembled list) is passed only with the finish delta, for the
+    same reason: LangChain would otherwise concatenate its string fields piece by piece.
     """
     additional: dict[str, Any] = {}
     if delta.reasoning:
         additional["reasoning_content"] = delta.reasoning
+    if reasoning_details:
+        additional["reasoning_details"] = reasoning_details
     chunks = [
         tool_call_chunk(
             name=piece.get("name"),

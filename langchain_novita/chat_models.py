@@ -289,11 +289,13 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         """A generation chunk for choice 0 (LangChain streams one message), else None."""
         if delta.choice != 0:
             return None
+        finished = asm.choices[0] if delta.finish_reason else None
         message = delta_to_chunk(
             delta,
             response_id=asm.id,
             model_name=asm.model,
             system_fingerprint=asm.system_fingerprint,
+            reasoning_details=finished.reasoning_detail_list() if finished else None,
         )
         info = {"finish_reason": delta.finish_reason} if delta.finish_reason else None
         return ChatGenerationChunk(message=message, generation_info=info)

@@ -131,6 +131,9 @@ def to_openai_message(message: ChatMessage) -> dict[str, Any]:
         out["content"] = text
 
     if role == "assistant":
+        # Interleaved-thinking models need their reasoning_details back in the next turn.
+        if message.additional_kwargs.get("reasoning_details"):
+            out["reasoning_details"] = message.additional_kwargs["reasoning_details"]
         if not tool_calls:
             legacy = message.additional_kwargs.get("tool_calls")
             if legacy:
@@ -221,8 +224,10 @@ def chat_message_from_openai(message: Mapping[str, Any], *, partial: bool = Fals
     """Convert an OpenAI assistant message dict (JSON answer or assembled stream) to a message.
 
     ``reasoning_content`` becomes a leading ``ThinkingBlock`` and
-    ``additional_kwargs["reasoning_content"]``; tool calls become ``ToolCallBlock`` s and
-    ``additional_kwargs["tool_calls"]`` (OpenAI form, for older consumers).
+    ``additional_kwargs["reasoning_content"]``; ``reasoning_details`` (MiniMax-style models) is
+    kept in ``additional_kwargs`` and sent back with the message; tool calls become
+    ``ToolCallBlock`` s and ``additional_kwargs["tool_calls"]`` (OpenAI form, for older
+    consumers).
 
     Args:
         message: The ``choices[i].message`` dict.
@@ -237,6 +242,8 @@ def chat_message_from_openai(message: Mapping[str, Any], *, partial: bool = Fals
     if reasoning:
         blocks.append(ThinkingBlock(content=reasoning))
         additional["reasoning_content"] = reasoning
+    if message.get("reasoning_details"):
+        additional["reasoning_details"] = message["reasoning_details"]
     content = message.get("content")
     if content:
         blocks.append(TextBlock(text=content))

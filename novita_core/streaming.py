@@ -110,6 +110,7 @@ class StreamDelta:
         logprobs: The chunk's logprobs for this choice, when asked for.
         usage: Token usage; only on the usage delta that closes the stream.
         role: The role announced by the first chunk.
+        reasoning_details: ``reasoning_details`` pieces as sent (MiniMax-style models).
     """
 
     choice: int = 0
@@ -120,6 +121,7 @@ class StreamDelta:
     logprobs: Any = None
     usage: dict[str, Any] | None = None
     role: str | None = None
+    reasoning_details: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -131,6 +133,7 @@ class ChoiceState:
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     finish_reason: str | None = None
     logprobs: list[Any] = field(default_factory=list)
+    reasoning_details: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -141,6 +144,10 @@ class ChoiceState:
     def reasoning_text(self) -> str:
         """The full reasoning_content so far."""
         return "".join(self.reasoning)
+
+    def reasoning_detail_list(self) -> list[dict[str, Any]]:
+        """Merged ``reasoning_details`` items, ordered by their ``index``."""
+        return [item for _, item in sorted(self.reasoning_details.items())]
 
     def tool_call_list(self) -> list[dict[str, Any]]:
         """Merged tool calls in OpenAI message form, ordered by their stream index."""
@@ -220,6 +227,10 @@ class StreamAssembler:
         if reasoning:
             delta.reasoning = reasoning
             state.reasoning.append(reasoning)
+        details = delta_obj.get("reasoning_details")
+        if details:
+            delta.reasoning_details = details
+            self._merge_reasoning_details(state, details)
         raw_calls = delta_obj.get("tool_calls")
         if raw_calls:
             delta.tool_calls = [self._merge_tool_call(state, call) for call in raw_calls]
@@ -231,6 +242,23 @@ class StreamAssembler:
             delta.logprobs = logprobs
             state.logprobs.append(logprobs)
         return delta
+
+    @staticmethod
+    def _merge_reasoning_details(state: ChoiceState, items: list[dict[str, Any]]) -> None:
+        # Pieces of one item share its ``index``: their ``text`` is concatenated, and the other
+        # fields (type, id, format) are taken from the first piece that has them. The whole list
+        # must go back to the model in the next turn for interleaved thinking (reference §4).
+        for position, item in enumerate(items):
+            index = item.get("index", position)
+            merged = state.reasoning_details.get(index)
+            if merged is None:
+                state.reasoning_details[index] = dict(item)
+                continue
+            for key, value in item.items():
+                if key == "text" and isinstance(value, str):
+                    merged["text"] = merged.get("text", "") + value
+                else:
+                    merged.setdefault(key, value)
 
     @staticmethod
     def _merge_tool_call(state: ChoiceState, call: dict[str, Any]) -> dict[str, Any]:
@@ -283,6 +311,8 @@ class StreamAssembler:
         message: dict[str, Any] = {"role": "assistant", "content": state.text}
         if state.reasoning:
             message["reasoning_content"] = state.reasoning_text
+        if state.reasoning_details:
+            message["reasoning_details"] = state.reasoning_detail_list()
         if state.tool_calls:
             message["tool_calls"] = state.tool_call_list()
         return message

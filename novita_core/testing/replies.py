@@ -630,6 +630,8 @@ class ChatPlan:
     top_logprobs: int
     prompt_tokens: int
     include_usage: bool
+    reasoning_details: bool = False
+    """Also send the reasoning as ``reasoning_details`` (MiniMax-style interleaved thinking)."""
 
     def tokens(self) -> list[str]:
         """Content tokens (with leading whitespace)."""
@@ -665,6 +667,8 @@ class ChatPlan:
         message: dict[str, Any] = {"role": "assistant", "content": self.content}
         if self.reasoning is not None:
             message["reasoning_content"] = self.reasoning
+            if self.reasoning_details:
+                message["reasoning_details"] = [self._reasoning_item(self.reasoning, first=True)]
         if self.tool_calls:
             message["tool_calls"] = [
                 {
@@ -721,8 +725,7 @@ class ChatPlan:
                 yield from self._tool_chunks(index, reasoning)
                 continue
             yield self._chunk(index, {"role": "assistant", "content": ""})
-            for piece in reasoning:
-                yield self._chunk(index, {"reasoning_content": piece})
+            yield from self._reasoning_chunks(index, reasoning)
             if not tokens:
                 yield self._chunk(index, {}, finish_reason=self.finish_reason)
             for i, token in enumerate(tokens):
@@ -756,7 +759,7 @@ class ChatPlan:
         instead of being serialised as whole objects: benchmarks share the GIL with this server,
         so its per-token cost shows up in their numbers.
         """
-        if self.logprobs or self.tool_calls:
+        if self.logprobs or self.tool_calls or self.reasoning_details:
             for chunk in self.chunks():
                 yield dumps(chunk)
             return
@@ -798,10 +801,22 @@ class ChatPlan:
                 }
             )
 
+    def _reasoning_item(self, text: str, *, first: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {"type": "reasoning.text", "text": text, "index": 0}
+        if first:
+            item.update({"id": f"rd-{self.id}", "format": "openai-responses-v1"})
+        return item
+
+    def _reasoning_chunks(self, index: int, reasoning: list[str]) -> Iterator[dict[str, Any]]:
+        for position, piece in enumerate(reasoning):
+            delta: dict[str, Any] = {"reasoning_content": piece}
+            if self.reasoning_details:
+                delta["reasoning_details"] = [self._reasoning_item(piece, first=position == 0)]
+            yield self._chunk(index, delta)
+
     def _tool_chunks(self, index: int, reasoning: list[str]) -> Iterator[dict[str, Any]]:
         yield self._chunk(index, {"role": "assistant", "content": None})
-        for piece in reasoning:
-            yield self._chunk(index, {"reasoning_content": piece})
+        yield from self._reasoning_chunks(index, reasoning)
         for position, call in enumerate(self.tool_calls):
             yield self._chunk(
                 index,
@@ -1014,6 +1029,7 @@ def build_chat(body: Any, models: dict[str, ModelEntry]) -> ChatPlan:
         top_logprobs=int(body.get("top_logprobs") or 0),
         prompt_tokens=prompt_tokens,
         include_usage=include_usage,
+        reasoning_details=reasoning is not None and "minimax" in entry.id.lower(),
     )
 
 

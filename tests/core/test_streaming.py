@@ -87,3 +87,14 @@ def test_completions_chunks_use_text() -> None:
     asm = StreamAssembler()
     deltas = asm.feed({"id": "x", "choices": [{"index": 0, "text": "hi", "finish_reason": None}]})
     assert deltas[0].content == "hi"
+
+
+def test_reasoning_details_pieces_merge_by_index() -> None:
+    asm = StreamAssembler()
+    first = {"type": "reasoning.text", "text": "Think", "index": 0, "id": "rd-1"}
+    asm.feed(chunk({"reasoning_details": [first]}))
+    asm.feed(chunk({"reasoning_details": [{"type": "reasoning.text", "text": "ing", "index": 0}]}))
+    asm.feed(chunk({"content": "ok"}, "stop"))
+    assert asm.finish().message()["reasoning_details"] == [
+        {"type": "reasoning.text", "text": "Thinking", "index": 0, "id": "rd-1"}
+    ]

@@ -639,3 +639,24 @@ async def test_async_transport_can_be_chosen(connect: dict[str, str], transport:
     assert (await llm.ainvoke("hello transport")).content
     with pytest.raises(ValueError, match="async_transport"):
         ChatNovita(**connect, async_transport="carrier-pigeon")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_details_go_back_to_the_model(
+    server: OfflineNovitaServer, connect: dict[str, str], stream: bool
+) -> None:
+    llm = ChatNovita(**connect, model="minimax/minimax-m2")
+    question = HumanMessage("Plan a trip")
+    if stream:
+        reply: Any = None
+        for piece in llm.stream([question]):
+            reply = piece if reply is None else reply + piece
+    else:
+        reply = llm.invoke([question])
+    details = reply.additional_kwargs["reasoning_details"]
+    assert details[0]["type"] == "reasoning.text"
+    assert details[0]["text"] == reply.additional_kwargs["reasoning_content"]
+    llm.invoke([question, reply, HumanMessage("And then?")])
+    assistant = server.requests[-1].json["messages"][1]
+    assert assistant["reasoning_details"] == details
+    assert "reasoning_content" not in assistant

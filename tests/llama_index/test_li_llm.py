@@ -306,3 +306,22 @@ async def test_async_transport_can_be_chosen(
     assert response.message.content
     with pytest.raises(ValueError, match="async_transport"):
         make_llm(async_transport="carrier-pigeon")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_details_go_back_to_the_model(
+    make_llm: Callable[..., NovitaAI], server: OfflineNovitaServer, stream: bool
+) -> None:
+    llm = make_llm(model="minimax/minimax-m2")
+    question = ChatMessage(role="user", content="Plan a trip")
+    if stream:
+        *_, last = llm.stream_chat([question])
+        reply = last.message
+    else:
+        reply = llm.chat([question]).message
+    details = reply.additional_kwargs["reasoning_details"]
+    assert details[0]["text"] == reply.additional_kwargs["reasoning_content"]
+    llm.chat([question, reply, ChatMessage(role="user", content="And then?")])
+    assistant = chat_bodies(server)[-1]["messages"][1]
+    assert assistant["reasoning_details"] == details
+    assert "reasoning_content" not in assistant
