@@ -25,5 +25,3 @@ http_lib = _http_library()
 
 RawResponse = http_lib.Response
 """The SDK's ``cast_to`` for an unparsed response (its documented low-level escape hatch)."""
-
-OPENAI_MAJOR = int(openai.__version__.partition(".")[0])

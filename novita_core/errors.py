@@ -44,13 +44,6 @@ def describe_error_body(status_code: int, body: object) -> str:
     return f"Error code: {status_code}"
 
 
-def redact(text: str, secret: str | None) -> str:
-    """Return ``text`` with every occurrence of ``secret`` replaced (no-op for empty secrets)."""
-    if not secret or secret not in text:
-        return text
-    return text.replace(secret, "**********")
-
-
 _SDK_ERRORS = frozenset({"NovitaStreamError", "NovitaResponseError"})
 
 

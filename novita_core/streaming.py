@@ -88,14 +88,6 @@ async def asplit_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         yield line
 
 
-def iter_chunks(chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
-    """Chunk dicts from a body's bytes; the ``[DONE]`` marker comes as ``{"[DONE]": True}``."""
-    for line in split_lines(chunks):
-        chunk = parse_data_line(line)
-        if chunk is not None:
-            yield chunk
-
-
 @dataclass(slots=True)
 class StreamDelta:
     """What one chunk changed for one choice (or, with ``usage`` set, the final usage).

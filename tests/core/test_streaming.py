@@ -8,8 +8,8 @@ from novita_core.streaming import (
     MalformedEventError,
     StreamAssembler,
     StreamIncompleteError,
-    iter_chunks,
     parse_data_line,
+    split_lines,
 )
 
 
@@ -26,7 +26,11 @@ def test_sse_lines() -> None:
     # Arbitrary cuts, even inside a line or a UTF-8 sequence, give the same chunks.
     for size in (1, 3, 7, len(body)):
         pieces = [body[i : i + size] for i in range(0, len(body), size)]
-        assert list(iter_chunks(pieces)) == [{"a": 1}, {"b": "é"}, {"[DONE]": True}]
+        assert [c for c in map(parse_data_line, split_lines(pieces)) if c] == [
+            {"a": 1},
+            {"b": "é"},
+            {"[DONE]": True},
+        ]
     with pytest.raises(MalformedEventError):
         parse_data_line(b"data: {not json")
 
