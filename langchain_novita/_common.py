@@ -23,7 +23,13 @@ from novita_core.params import (
     spec_for,
     validate_params,
 )
-from novita_core.settings import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NovitaSettings
+from novita_core.settings import (
+    API_KEY_ENV,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_TIMEOUT,
+    NovitaSettings,
+)
 
 if TYPE_CHECKING:
     from novita_core.client import NovitaClient
@@ -135,6 +141,8 @@ class NovitaConnection(BaseModel):
     """Seconds per HTTP attempt."""
     max_retries: int | None = DEFAULT_MAX_RETRIES
     """Retries after the first attempt (408/409/429/5xx, connection errors, timeouts)."""
+    max_retry_wait: float = Field(default=DEFAULT_MAX_RETRY_WAIT, ge=0)
+    """Longest ``Retry-After`` (seconds) a retry waits; a longer one raises at once."""
     default_headers: dict[str, str] | None = None
     """Extra headers on every request."""
     http_client: Any = Field(default=None, exclude=True)
@@ -158,6 +166,7 @@ class NovitaConnection(BaseModel):
             http_client=self.http_client,
             http_async_client=self.http_async_client,
             async_transport=self.async_transport,
+            max_retry_wait=self.max_retry_wait,
         )
         self.base_url = settings.base_url
         from novita_core.client import NovitaClient  # imports the openai SDK: first use only

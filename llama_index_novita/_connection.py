@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
 
-from novita_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NovitaSettings
+from novita_core.settings import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_TIMEOUT,
+    NovitaSettings,
+)
 
 if TYPE_CHECKING:
     from novita_core.client import NovitaClient
@@ -23,6 +28,11 @@ class NovitaConnection(BaseModel):
         default=DEFAULT_MAX_RETRIES, description="Retries after the first attempt.", ge=0
     )
     timeout: float = Field(default=DEFAULT_TIMEOUT, description="Seconds per HTTP attempt.", gt=0)
+    max_retry_wait: float = Field(
+        default=DEFAULT_MAX_RETRY_WAIT,
+        description="Longest Retry-After (seconds) a retry waits; a longer one raises at once.",
+        ge=0,
+    )
     default_headers: dict[str, str] | None = Field(
         default=None, description="Extra headers for every request."
     )
@@ -48,6 +58,7 @@ class NovitaConnection(BaseModel):
                 http_client=self.http_client,
                 http_async_client=self.async_http_client,
                 async_transport=self.async_transport,
+                max_retry_wait=self.max_retry_wait,
             )
         return self._settings
 

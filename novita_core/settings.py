@@ -24,6 +24,8 @@ BASE_URL_ENVS = ("NOVITA_BASE_URL", "NOVITA_API_BASE")
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RETRY_WAIT = 60.0
+"""Seconds: a longer ``Retry-After`` is not waited for; the error is raised at once."""
 
 
 def resolve_api_key(api_key: str | None = None) -> str:
@@ -111,6 +113,9 @@ class NovitaSettings:
         async_transport: ``"aiohttp"`` (default; the SDK's faster aiohttp transport, one pool
             per event loop) or ``"httpx"`` (the SDK's default transport). Ignored when
             ``http_async_client`` is given. Env: ``NOVITA_ASYNC_TRANSPORT``.
+        max_retry_wait: Longest server-requested wait (``Retry-After``) in seconds that a retry
+            sleeps; when the server asks for more, the error is raised at once with the
+            requested seconds as its ``retry_after`` attribute.
 
     Example:
         >>> s = NovitaSettings.resolve(api_key="sk-test", base_url="http://127.0.0.1:9/v3/openai")
@@ -126,6 +131,7 @@ class NovitaSettings:
     http_client: Any = None
     http_async_client: Any = None
     async_transport: str = "aiohttp"
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
 
     @classmethod
     def resolve(
@@ -139,6 +145,7 @@ class NovitaSettings:
         http_client: Any = None,
         http_async_client: Any = None,
         async_transport: str | None = None,
+        max_retry_wait: float | None = DEFAULT_MAX_RETRY_WAIT,
     ) -> NovitaSettings:
         """Build settings from arguments, falling back to the environment and defaults."""
         if max_retries is None:
@@ -147,6 +154,12 @@ class NovitaSettings:
             raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise ValueError(f"timeout must be a number of seconds > 0 or None, got {timeout!r}")
+        if max_retry_wait is None:
+            max_retry_wait = DEFAULT_MAX_RETRY_WAIT
+        if isinstance(max_retry_wait, bool) or not max_retry_wait >= 0:
+            raise ValueError(
+                f"max_retry_wait must be a number of seconds >= 0, got {max_retry_wait!r}"
+            )
         return cls(
             api_key=resolve_api_key(api_key),
             base_url=resolve_base_url(base_url),
@@ -156,6 +169,7 @@ class NovitaSettings:
             http_client=http_client,
             http_async_client=http_async_client,
             async_transport=_resolve_transport(async_transport),
+            max_retry_wait=float(max_retry_wait),
         )
 
     @property

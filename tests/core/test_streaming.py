@@ -5,12 +5,18 @@ from __future__ import annotations
 import pytest
 
 from novita_core.streaming import (
+    EventDecoder,
     MalformedEventError,
     StreamAssembler,
     StreamIncompleteError,
-    parse_data_line,
-    split_lines,
+    parse_event,
 )
+
+
+def decode(pieces: list[bytes]) -> list[bytes]:
+    decoder = EventDecoder()
+    events = [event for piece in pieces for event in decoder.feed(piece)]
+    return events + decoder.flush()
 
 
 def chunk(delta: dict[str, object], finish: str | None = None, index: int = 0) -> dict[str, object]:
@@ -26,13 +32,13 @@ def test_sse_lines() -> None:
     # Arbitrary cuts, even inside a line or a UTF-8 sequence, give the same chunks.
     for size in (1, 3, 7, len(body)):
         pieces = [body[i : i + size] for i in range(0, len(body), size)]
-        assert [c for c in map(parse_data_line, split_lines(pieces)) if c] == [
+        assert [parse_event(event) for event in decode(pieces)] == [
             {"a": 1},
             {"b": "é"},
             {"[DONE]": True},
         ]
     with pytest.raises(MalformedEventError):
-        parse_data_line(b"data: {not json")
+        parse_event(b"{not json")
 
 
 def test_tool_call_pieces_merge_by_index() -> None:
