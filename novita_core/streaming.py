@@ -337,12 +337,17 @@ class StreamAssembler:
 
         Raises:
             StreamIncompleteError: neither ``[DONE]`` nor a ``finish_reason`` on every choice
-                arrived, i.e. the connection dropped mid-answer.
+                arrived, i.e. the connection dropped mid-answer; or the stream carried no
+                choice at all.
         """
-        if self.done:
+        if self.done and self.choices:
             return self
         if self.choices and all(state.finish_reason for state in self.choices.values()):
             return self
+        if self.done:
+            raise StreamIncompleteError(
+                "The stream ended with [DONE] without any choice; there is no answer to return."
+            )
         received = sum(len(state.content) for state in self.choices.values())
         raise StreamIncompleteError(
             "The stream ended before it was complete (no finish_reason and no [DONE]) after "
