@@ -62,8 +62,8 @@ class EventDecoder:
 
     It follows the SSE rules: lines end in ``\n``, ``\r\n`` or a lone ``\r``; the ``data:``
     lines of one event are joined with ``\n`` and the event ends at a blank line; comments
-    (``:``), ``event:``, ``id:`` and ``retry:`` lines are skipped; an event whose data is empty is
-    not dispatched. At the end of the body an event still open is dispatched too, so a last
+    (``:``), ``event:``, ``id:`` and ``retry:`` lines are skipped; an event whose data is empty or
+    blank is not dispatched. At the end of the body an event still open is dispatched too, so a last
     ``data: [DONE]`` without its blank line is not lost. The common ``data: {...}\n\n`` case
     is a ``split`` and one ``startswith`` per line: working on bytes skips the HTTP library's
     incremental text decoder, and ``json.loads`` reads UTF-8 bytes directly.
@@ -96,7 +96,7 @@ class EventDecoder:
         data = self._data
         for line in lines:
             if not line:
-                if data:
+                if data and not data.isspace():  # a blank event carries nothing to parse
                     events.append(data)
                 data = None
             elif line.startswith(b"data:"):
