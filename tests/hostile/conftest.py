@@ -30,4 +30,3 @@ def hostile() -> Iterator[Callable[..., HostileServer]]:
     yield start
     for server in servers:
         server.close()
-

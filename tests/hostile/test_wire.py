@@ -15,6 +15,8 @@ from typing import Any
 
 import openai
 import pytest
+from reliability.rel_drivers import CHAT_PATH, LLM_DRIVERS, Driver
+
 from hostile.server import (
     API_KEY,
     Conn,
@@ -29,8 +31,6 @@ from hostile.server import (
     normal,
     sse_answer,
 )
-from reliability.rel_drivers import CHAT_PATH, LLM_DRIVERS, Driver
-
 from novita_core import (
     InvalidParameterError,
     NovitaResponseError,
@@ -116,9 +116,7 @@ def test_finish_reason_error_without_an_error_object_is_a_stream_error(
 
 
 @each(STREAMS)
-def test_first_event_error_with_a_retryable_code_is_retried(
-    hostile: Start, driver: Driver
-) -> None:
+def test_first_event_error_with_a_retryable_code_is_retried(hostile: Start, driver: Driver) -> None:
     busy = data({"error": {"message": "overloaded", "code": 503}}) + data(b"[DONE]")
     server = hostile(send(sse_answer(busy)), lambda conn, seen: conn.send(normal(seen)))
     assert run(driver, server, init={"max_retries": 1}) == "Hello world"
@@ -146,9 +144,7 @@ def test_200_error_body_is_a_typed_error(hostile: Start, driver: Driver, shape: 
 
 @pytest.mark.parametrize("choices", [[], None], ids=["empty", "missing"])
 @each(CALLS)
-def test_200_without_choices_is_a_typed_error(
-    hostile: Start, driver: Driver, choices: Any
-) -> None:
+def test_200_without_choices_is_a_typed_error(hostile: Start, driver: Driver, choices: Any) -> None:
     body = {**chat_answer(), "choices": choices}
     if choices is None:
         del body["choices"]
@@ -168,16 +164,23 @@ def _multi_line(obj: Any) -> bytes:
 def _variant(name: str) -> bytes:
     hello, world, stop = chunk("Hello"), chunk(" world"), chunk(finish="stop")
     if name == "blank_data_lines":
-        return b"data:\n\n" + b"data:\n" + data(hello) + b"data:\ndata:\n\n" + data(world) + (
-            data(stop) + data(b"[DONE]")
+        return (
+            b"data:\n\n"
+            + b"data:\n"
+            + data(hello)
+            + b"data:\ndata:\n\n"
+            + data(world)
+            + (data(stop) + data(b"[DONE]"))
         )
     if name == "cr_only":
         return hello_stream().replace(b"\n", b"\r")
     if name == "multi_line_json":
         return _multi_line(hello) + _multi_line(world) + _multi_line(stop) + data(b"[DONE]")
     if name == "comments_event_id":
-        return b": keep-alive\n\nevent: message\nid: 7\nretry: 100\n" + data(hello) + (
-            b"id: 8\n" + data(world) + b": ping\n" + data(stop) + data(b"[DONE]")
+        return (
+            b": keep-alive\n\nevent: message\nid: 7\nretry: 100\n"
+            + data(hello)
+            + (b"id: 8\n" + data(world) + b": ping\n" + data(stop) + data(b"[DONE]"))
         )
     if name == "crlf":
         return hello_stream().replace(b"\n", b"\r\n")
@@ -335,9 +338,7 @@ def test_api_key_is_not_in_traceback_locals(hostile: Start, driver: Driver, fail
 
 
 @each(CHAT)
-def test_lone_surrogate_is_a_clear_error_before_any_request(
-    hostile: Start, driver: Driver
-) -> None:
+def test_lone_surrogate_is_a_clear_error_before_any_request(hostile: Start, driver: Driver) -> None:
     server = hostile(lambda conn, seen: conn.send(normal(seen)))
     with pytest.raises(InvalidParameterError, match=r"U\+D800.*surrogate") as info:
         run(driver, server, prompt="broken \ud800 text")
