@@ -8,6 +8,7 @@ from novita_core.streaming import (
     EventDecoder,
     MalformedEventError,
     StreamAssembler,
+    StreamErrorEvent,
     StreamIncompleteError,
     parse_event,
 )
@@ -108,3 +109,36 @@ def test_reasoning_details_pieces_merge_by_index() -> None:
     assert asm.finish().message()["reasoning_details"] == [
         {"type": "reasoning.text", "text": "Thinking", "index": 0, "id": "rd-1"}
     ]
+
+
+SPEC_STREAMS = {
+    "cr_only": b'data: {"a": 1}\r\rdata: [DONE]\r\r',
+    "crlf": b'data: {"a": 1}\r\n\r\ndata: [DONE]\r\n\r\n',
+    "multi_line": b'data: {"a":\ndata: 1}\n\n: comment\nevent: x\nid: 2\ndata: [DONE]\n\n',
+    "blank_data": b'data:\n\ndata:\ndata: {"a": 1}\n\ndata:\ndata:\n\ndata:[DONE]\n\n',
+    "no_final_blank_line": b'data: {"a": 1}\n\ndata: [DONE]',
+}
+
+
+@pytest.mark.parametrize("name", list(SPEC_STREAMS))
+def test_sse_spec_events_at_every_cut(name: str) -> None:
+    body = SPEC_STREAMS[name]
+    for cut in range(len(body) + 1):
+        events = decode([body[:cut], body[cut:]])
+        assert [parse_event(e) for e in events] == [{"a": 1}, {"[DONE]": True}], cut
+
+
+def test_error_events_and_finish_reason_error_raise() -> None:
+    asm = StreamAssembler()
+    asm.feed(chunk({"content": "Hi"}))
+    with pytest.raises(StreamErrorEvent) as info:
+        asm.feed({"error": {"message": "boom", "code": 500}})
+    assert info.value.error == {"message": "boom", "code": 500}
+    with pytest.raises(StreamErrorEvent):
+        asm.feed({"code": 500, "reason": "X", "message": "flat"})
+    with pytest.raises(StreamErrorEvent):
+        asm.feed(chunk({}, finish="error"))
+    empty = StreamAssembler()
+    empty.feed({"[DONE]": True})
+    with pytest.raises(StreamIncompleteError, match="without any choice"):
+        empty.finish()
