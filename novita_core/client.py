@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import openai
 
-from novita_core import _deadline, _logging
+from novita_core import _deadline, _logging, catalog
 from novita_core._compat import RawResponse, http_lib
 from novita_core._deadline import deadline_at, within
 from novita_core._scrub import scrub_secret
@@ -41,6 +41,7 @@ from novita_core._sdk_errors import (
 )
 from novita_core.errors import describe_error_body
 from novita_core.params import CHAT, COMPLETIONS, InvalidParameterError, Request
+from novita_core.reasoning import normalize_response
 from novita_core.retry import (
     acall_with_retry,
     call_with_retry,
@@ -398,7 +399,7 @@ class NovitaClient:
     Example:
         >>> from novita_core import NovitaClient, NovitaSettings, build_request
         >>> client = NovitaClient(NovitaSettings.resolve(api_key="sk-..."))
-        >>> request = build_request("chat", {"model": "meta-llama/llama-3.1-8b-instruct",
+        >>> request = build_request("chat", {"model": "deepseek/deepseek-v4-flash",
         ...     "messages": [{"role": "user", "content": "Hi"}]})
         >>> client.create(request)["choices"][0]["message"]["content"]  # doctest: +SKIP
     """
@@ -429,11 +430,14 @@ class NovitaClient:
     def create(self, request: Request) -> dict[str, Any]:
         """Send a non-streaming request and return the JSON answer as a dict.
 
-        ``timeout`` bounds each whole attempt, from connect to the last byte of the body.
+        Chat answers come back with reasoning in ``reasoning_content`` whatever shape the model
+        sent it in (see :mod:`novita_core.reasoning`). ``timeout`` bounds each whole attempt,
+        from connect to the last byte of the body.
         """
         client = self.openai_client
         options = _options(request)
         timeout = self.settings.timeout
+        self._ensure_listing()
 
         def attempt() -> dict[str, Any]:
             try:
@@ -446,13 +450,15 @@ class NovitaClient:
             return _decode(response, request.endpoint)
 
         with self._secret_kept_out():
-            return self._retry(attempt)
+            data = self._retry(attempt)
+        return normalize_response(data) if request.endpoint == CHAT else data
 
     async def acreate(self, request: Request) -> dict[str, Any]:
         """Async twin of :meth:`create`."""
         client = self.async_openai_client
         options = _options(request)
         timeout = self.settings.timeout
+        await self._aensure_listing()
 
         async def attempt() -> dict[str, Any]:
             try:
@@ -471,7 +477,8 @@ class NovitaClient:
             return _decode(response, request.endpoint)
 
         with self._secret_kept_out():
-            return await self._aretry(attempt)
+            data = await self._aretry(attempt)
+        return normalize_response(data) if request.endpoint == CHAT else data
 
     def _retry(self, attempt: Callable[[], T]) -> T:
         return call_with_retry(attempt, self.settings.max_retries, self.settings.max_retry_wait)
@@ -489,6 +496,38 @@ class NovitaClient:
         except Exception as exc:
             scrub_secret(exc, self.settings.api_key)
             raise
+
+    # -- the model listing ---------------------------------------------------------------------
+
+    def _ensure_listing(self) -> None:
+        """Read ``GET /models`` before the first request to this base URL (see catalog)."""
+        settings = self.settings
+        if settings.model_listing and catalog.listing_due(settings.base_url):
+            catalog.ensure_listing(settings.base_url, self._read_listing)
+
+    async def _aensure_listing(self) -> None:
+        settings = self.settings
+        if settings.model_listing and catalog.listing_due(settings.base_url):
+            await catalog.aensure_listing(settings.base_url, self._aread_listing)
+
+    @property
+    def _listing_options(self) -> openai.RequestOptions:
+        # One attempt with its own short timeout: the listing must never hold up a call for
+        # the call's timeout times its retries.
+        timeout = self.settings.timeout
+        return {"timeout": min(catalog.LISTING_TIMEOUT, timeout or catalog.LISTING_TIMEOUT)}
+
+    def _read_listing(self) -> list[dict[str, Any]]:
+        response = self.openai_client.get(
+            "/models", cast_to=RawResponse, options=self._listing_options
+        )
+        return _listing_entries(_decode(response))
+
+    async def _aread_listing(self) -> list[dict[str, Any]]:
+        response = await self.async_openai_client.get(
+            "/models", cast_to=RawResponse, options=self._listing_options
+        )
+        return _listing_entries(_decode(response))
 
     # -- streams -------------------------------------------------------------------------------
 
@@ -515,6 +554,7 @@ class NovitaClient:
         client = self.openai_client
         options = _options(request)
         timeout = self.settings.timeout
+        self._ensure_listing()
 
         def open_stream() -> tuple[Any, Iterator[bytes], list[StreamDelta]]:
             asm.reset()
@@ -581,6 +621,7 @@ class NovitaClient:
         client = self.async_openai_client
         options = _options(request)
         timeout = self.settings.timeout
+        await self._aensure_listing()
 
         async def open_stream() -> tuple[Any, AsyncIterator[bytes], list[StreamDelta]]:
             asm.reset()
@@ -642,12 +683,21 @@ class NovitaClient:
     # -- models --------------------------------------------------------------------------------
 
     def list_models(self) -> list[dict[str, Any]]:
-        """``GET /models``: the ``data`` list of model dicts (with Novita's ``context_size``)."""
+        """``GET /models``: the ``data`` list of model dicts, with the call's retries.
+
+        Also refreshes the catalog's listing for this base URL, so that profiles and metadata
+        built afterwards follow it.
+        """
         client = self.openai_client
 
         def attempt() -> list[dict[str, Any]]:
-            data = _decode(client.get("/models", cast_to=RawResponse)).get("data")
-            return [entry for entry in data or () if isinstance(entry, dict)]
+            return _listing_entries(_decode(client.get("/models", cast_to=RawResponse)))
 
         with self._secret_kept_out():
-            return self._retry(attempt)
+            entries = self._retry(attempt)
+        catalog.refresh_listing(self.settings.base_url, lambda: entries)
+        return entries
+
+
+def _listing_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [entry for entry in data.get("data") or () if isinstance(entry, dict)]
