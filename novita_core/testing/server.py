@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from novita_core.testing.batches import BatchStore
 from novita_core.testing.replies import (
     ApiError,
     ModelEntry,
@@ -370,6 +371,8 @@ class OfflineNovitaServer:
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._auth_value = f"Bearer {api_key}"
+        self.batches = BatchStore(lambda: self._models)
+        """Files and batches of the ``/files`` and ``/batches`` endpoints (this server's own)."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -727,6 +730,11 @@ class OfflineNovitaServer:
     ) -> bool:
         path = request.path.rstrip("/")
         method = request.method
+        if self.batches.routes(path):
+            status, payload = self.batches.handle(method, path, request.headers, request.body)
+            if isinstance(payload, bytes):
+                return await self._send_raw(writer, status, payload, keep_alive)
+            return await self._send_json(writer, status, payload, keep_alive, fault)
         if path.endswith("/models") and method == "GET":
             payload = {"data": [m.listing() for m in self._models.values()]}
             return await self._send_json(writer, 200, payload, keep_alive, fault)
