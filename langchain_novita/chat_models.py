@@ -16,13 +16,20 @@ from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
     PydanticToolsParser,
 )
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import (
+    ChatGeneration,
+    ChatGenerationChunk,
+    ChatResult,
+    Generation,
+    LLMResult,
+)
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from langchain_novita._batch import NovitaBatchAPI
 from langchain_novita._common import (
     JsonDict,
     NovitaGeneration,
@@ -60,7 +67,7 @@ def _tool_choice(choice: Any) -> Any:
     return choice
 
 
-class ChatNovita(NovitaGeneration, BaseChatModel):
+class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
     """Novita AI chat models (OpenAI-compatible chat completions) for LangChain.
 
     Setup:
@@ -155,6 +162,14 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
 
             llm.invoke("Hello").usage_metadata
             # {'input_tokens': 9, 'output_tokens': 12, 'total_tokens': 21}
+
+    Batch API:
+        .. code-block:: python
+
+            batch_llm = ChatNovita(model="meta-llama/llama-3.3-70b-instruct", use_batch_api=True)
+            batch_llm.batch(["Hi", "Bye"])  # one Batch API job; answers in input order
+            batch_id = llm.batch_api_submit(["Hi", "Bye"])  # or submit now ...
+            llm.batch_api_retrieve(batch_id)  # ... and collect later
 
     Example:
         .. code-block:: python
@@ -263,6 +278,11 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
             "id": response.get("id"),
         }
         return ChatResult(generations=generations, llm_output=llm_output)
+
+    def _batch_api_result(self, response: JsonDict) -> LLMResult:
+        result = self._create_chat_result(response)
+        generations: list[Generation] = [*result.generations]
+        return LLMResult(generations=[generations], llm_output=result.llm_output)
 
     def _generate(
         self,

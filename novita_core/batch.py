@@ -266,7 +266,9 @@ def _index_of(line: Mapping[str, Any]) -> tuple[int, str]:
         suffix = cid[len(CUSTOM_ID_PREFIX) :]
         if suffix.isdigit():
             return int(suffix), cid
-    raise BatchError(f"batch result with an unknown custom_id {cid!r} (not written by this package)")
+    raise BatchError(
+        f"batch result with an unknown custom_id {cid!r} (not written by this package)"
+    )
 
 
 def _outcome(line: Mapping[str, Any], cid: str, index: int) -> BatchResult:
@@ -283,7 +285,9 @@ def _outcome(line: Mapping[str, Any], cid: str, index: int) -> BatchResult:
     if isinstance(status, int) and 200 <= status < 300 and isinstance(body, dict):
         return body
     code = status if isinstance(status, int) else 0
-    return BatchLineError(cid, index, describe_error_body(code, body), status_code=status, body=body)
+    return BatchLineError(
+        cid, index, describe_error_body(code, body), status_code=status, body=body
+    )
 
 
 # -- HTTP ------------------------------------------------------------------------------------------
@@ -337,7 +341,9 @@ class BatchClient:
 
     # -- one HTTP step each (sync) ---------------------------------------------------------------
 
-    def _json(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def _json(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         client = self.client.openai_client
         url = self._url(path)
 

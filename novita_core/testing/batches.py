@@ -18,9 +18,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from novita_core.testing.replies import ApiError, ModelEntry, build_chat, build_completion, dumps
+from novita_core.testing.replies import (
+    ApiError,
+    ChatPlan,
+    CompletionPlan,
+    ModelEntry,
+    build_chat,
+    build_completion,
+    dumps,
+)
 
-BATCH_ENDPOINTS = {"/v1/chat/completions": build_chat, "/v1/completions": build_completion}
+BATCH_ENDPOINTS: dict[str, Callable[[Any, dict[str, ModelEntry]], ChatPlan | CompletionPlan]] = {
+    "/v1/chat/completions": build_chat,
+    "/v1/completions": build_completion,
+}
+"""A batch's ``endpoint`` -> the reply builder its lines run through."""
 COMPLETION_WINDOWS = ("48h",)
 STATUS_STEPS = {"validating": "in_progress", "in_progress": "completed", "cancelling": "cancelled"}
 
