@@ -65,8 +65,8 @@ class NovitaBatchAPI(BaseModel):
     _ls_model_type: ClassVar[Literal["chat", "llm"]]
 
     use_batch_api: bool = False
-    """Send ``batch``/``abatch`` through Novita's Batch API (answers when the whole job is
-    done, at batch prices) instead of one live request per input."""
+    """Send ``batch``/``abatch`` through Novita's Batch API (one job; the answers arrive when
+    the whole job is done) instead of one live request per input."""
     batch_api_poll_interval: float | None = Field(default=None, gt=0)
     """Seconds before the first status poll of a batch; later waits grow up to a cap
     (None: ``novita_core.batch.DEFAULT_POLL_INTERVAL``)."""
