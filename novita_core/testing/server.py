@@ -306,7 +306,8 @@ class OfflineNovitaServer:
     """Novita-compatible HTTP server on 127.0.0.1, run by an asyncio loop in a daemon thread.
 
     It accepts any path prefix (``/v3/openai``, ``/openai/v1``, none) before ``/chat/completions``,
-    ``/completions``, ``/embeddings`` and ``/models``; records every request; checks the bearer key;
+    ``/completions``, ``/embeddings``, ``/models``, ``/files`` and ``/batches`` (the Batch API, see
+    :mod:`novita_core.testing.batches`); records every request; checks the bearer key;
     validates bodies like Novita; answers deterministically; and injects faults.
 
     Args:

@@ -10,6 +10,7 @@ import pytest
 
 from novita_core import NovitaClient, NovitaSettings, build_request
 from novita_core.batch import (
+    BATCH_BASE_URLS,
     BatchClient,
     BatchFailedError,
     BatchLineError,
@@ -451,3 +452,45 @@ def test_each_server_keeps_its_own_files_and_batches() -> None:
         assert list(one.batches.batches) == [BATCH_ID]
         assert two.batches.batches == {}
         assert two.batches.files == {}
+
+
+def test_files_and_batches_can_live_under_another_base_on_the_same_host(
+    novita_server: OfflineNovitaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As for Novita's own bases: the batch endpoints go to an absolute URL, same key and pool.
+    monkeypatch.setitem(
+        BATCH_BASE_URLS,
+        novita_server.base_url,
+        novita_server.url + "/openai/v1",
+    )
+    batches = make_batches(novita_server, sleep=lambda _: None)
+    results = batches.retrieve(batches.submit([chat("moved")])["id"])
+    assert results[0]["choices"][0]["message"]["content"] == "Echo: moved"
+    assert {r.path.split("/")[1:3] == ["openai", "v1"] for r in novita_server.requests} == {True}
+    assert all(r.authorized for r in novita_server.requests)
+
+
+def test_a_connection_reset_on_the_download_is_retried(
+    novita_server: OfflineNovitaServer,
+) -> None:
+    novita_server.inject(Fault.reset(path="/content"))
+    batches = make_batches(novita_server, sleep=lambda _: None, max_retries=1)
+    results = batches.retrieve(batches.submit([chat("a")])["id"])
+    assert results[0]["choices"][0]["message"]["content"] == "Echo: a"
+    assert routes(novita_server)[-2:] == [f"GET /files/{OUTPUT_ID}/content"] * 2
+
+
+def test_fault_header_and_listing_work_on_batch_paths(novita_server: OfflineNovitaServer) -> None:
+    settings = NovitaSettings.resolve(
+        api_key=novita_server.api_key,
+        base_url=novita_server.base_url,
+        max_retries=0,
+        default_headers={"X-Offline-Fault": "status=429"},
+    )
+    with pytest.raises(openai.RateLimitError):
+        BatchClient(NovitaClient(settings)).submit([chat("a")])
+    assert routes(novita_server) == ["POST /files"]
+    batches = make_batches(novita_server)
+    first = batches.submit([chat("a")])
+    second = batches.submit([chat("b")])
+    assert [b["id"] for b in batches.list_batches()] == [second["id"], first["id"]]
