@@ -168,8 +168,9 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
 
             batch_llm = ChatNovita(model="meta-llama/llama-3.3-70b-instruct", use_batch_api=True)
             batch_llm.batch(["Hi", "Bye"])  # one Batch API job; answers in input order
-            batch_id = llm.batch_api_submit(["Hi", "Bye"])  # or submit now ...
-            llm.batch_api_retrieve(batch_id)  # ... and collect later
+            # The verbs work with or without use_batch_api: submit now, collect later.
+            batch_id = llm.batch_api_submit(["Hi", "Bye"])
+            llm.batch_api_retrieve(batch_id)  # list[AIMessage]
 
     Example:
         .. code-block:: python

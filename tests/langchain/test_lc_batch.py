@@ -339,3 +339,30 @@ def test_batch_api_fields_are_validated(connect: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="batch_api_poll_interval"):
         ChatNovita(model=MODEL, batch_api_poll_interval=0, **connect)
     assert ChatNovita(model=MODEL, use_batch_api=True, **connect).use_batch_api
+
+
+def test_chains_and_structured_output_batch_through_one_job(
+    chat: ChatNovita, server: OfflineNovitaServer
+) -> None:
+    from langchain_core.prompts import ChatPromptTemplate
+    from pydantic import BaseModel
+
+    class Person(BaseModel):
+        name: str
+        age: int
+
+    people = chat.with_structured_output(Person).batch(["Ada is 36", "Bob is 40"])
+    assert [p.age for p in people] == [36, 40]  # type: ignore[union-attr]
+    assert routes(server) == HAPPY_ROUTES
+    body = uploaded_lines(server)[0]["body"]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "Person"}}
+    assert body["tools"][0]["function"]["name"] == "Person"
+    assert "ls_structured_output_format" not in body
+
+    server.reset()
+    chain = ChatPromptTemplate.from_template("Say {word}") | chat
+    assert [m.content for m in chain.batch([{"word": "yes"}, {"word": "no"}])] == [
+        "Echo: Say yes",
+        "Echo: Say no",
+    ]
+    assert [r.method for r in server.requests] == ["POST", "POST", "GET", "GET", "GET"]
