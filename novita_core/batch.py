@@ -341,16 +341,14 @@ class BatchClient:
 
     # -- one HTTP step each (sync) ---------------------------------------------------------------
 
-    def _json(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def _json(self, method: str, path: str) -> dict[str, Any]:
         client = self.client.openai_client
         url = self._url(path)
 
         def attempt() -> dict[str, Any]:
             if method == "GET":
                 return _decode(client.get(url, cast_to=RawResponse))
-            return _decode(client.post(url, cast_to=RawResponse, body=body))
+            return _decode(client.post(url, cast_to=RawResponse))
 
         return call_with_retry(attempt, self._retries)
 
@@ -376,8 +374,27 @@ class BatchClient:
         return self._url("/files"), kwargs
 
     def create(self, input_file_id: str, endpoint: str) -> dict[str, Any]:
-        """``POST /batches``: the new batch object."""
-        return self._json("POST", "/batches", _create_body(input_file_id, endpoint))
+        """``POST /batches``: the new batch object.
+
+        A retry first looks (``GET /batches``) for a batch already made from
+        ``input_file_id``: an attempt that failed after the server accepted it (an answer cut
+        off, a gateway 5xx) must not start the same job twice.
+        """
+        client = self.client.openai_client
+        url = self._url("/batches")
+        body = _create_body(input_file_id, endpoint)
+        attempts = 0
+
+        def attempt() -> dict[str, Any]:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                found = _made_from(_decode(client.get(url, cast_to=RawResponse)), input_file_id)
+                if found is not None:
+                    return found
+            return _decode(client.post(url, cast_to=RawResponse, body=body))
+
+        return call_with_retry(attempt, self._retries)
 
     def status(self, batch_id: str) -> dict[str, Any]:
         """``GET /batches/{id}``: the batch object (``status``, ``request_counts`` ...)."""
@@ -422,9 +439,9 @@ class BatchClient:
 
     def results(self, batch: Mapping[str, Any], count: int | None = None) -> list[BatchResult]:
         """Download the output and error files of a finished batch; results in input order."""
-        output, errors = (
-            self._content(file_id) if file_id else None for file_id in _result_files(batch)
-        )
+        output_id, error_id = _result_files(batch)
+        output = self._content(output_id) if output_id else None
+        errors = self._content(error_id) if error_id else None
         return parse_results(batch, output, errors, count)
 
     def retrieve(
@@ -441,9 +458,7 @@ class BatchClient:
 
     # -- async twins -----------------------------------------------------------------------------
 
-    async def _ajson(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    async def _ajson(self, method: str, path: str) -> dict[str, Any]:
         client = self.client.async_openai_client
         url = self._url(path)
 
@@ -451,7 +466,7 @@ class BatchClient:
             try:
                 if method == "GET":
                     return _decode(await client.get(url, cast_to=RawResponse))
-                return _decode(await client.post(url, cast_to=RawResponse, body=body))
+                return _decode(await client.post(url, cast_to=RawResponse))
             except openai.APITimeoutError as exc:
                 raise _retyped(exc) from exc.__cause__
 
@@ -484,8 +499,26 @@ class BatchClient:
         return await acall_with_retry(attempt, self._retries)
 
     async def acreate(self, input_file_id: str, endpoint: str) -> dict[str, Any]:
-        """Async :meth:`create`."""
-        return await self._ajson("POST", "/batches", _create_body(input_file_id, endpoint))
+        """Async :meth:`create` (a retry, too, first looks for the batch already made)."""
+        client = self.client.async_openai_client
+        url = self._url("/batches")
+        body = _create_body(input_file_id, endpoint)
+        attempts = 0
+
+        async def attempt() -> dict[str, Any]:
+            nonlocal attempts
+            attempts += 1
+            try:
+                if attempts > 1:
+                    listing = _decode(await client.get(url, cast_to=RawResponse))
+                    found = _made_from(listing, input_file_id)
+                    if found is not None:
+                        return found
+                return _decode(await client.post(url, cast_to=RawResponse, body=body))
+            except openai.APITimeoutError as exc:
+                raise _retyped(exc) from exc.__cause__
+
+        return await acall_with_retry(attempt, self._retries)
 
     async def astatus(self, batch_id: str) -> dict[str, Any]:
         """Async :meth:`status`."""
@@ -569,6 +602,14 @@ def _create_body(input_file_id: str, endpoint: str) -> dict[str, Any]:
         "endpoint": endpoint,
         "completion_window": COMPLETION_WINDOW,
     }
+
+
+def _made_from(listing: Mapping[str, Any], input_file_id: str) -> dict[str, Any] | None:
+    """The batch in a ``GET /batches`` answer that was created from ``input_file_id``."""
+    for entry in listing.get("data") or ():
+        if isinstance(entry, dict) and entry.get("input_file_id") == input_file_id:
+            return entry
+    return None
 
 
 def _file_id(uploaded: Mapping[str, Any]) -> str:

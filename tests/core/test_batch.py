@@ -300,44 +300,75 @@ def test_a_rejected_input_file_fails_the_batch_as_a_whole(
     assert caught.value.batch["status"] == "failed"
 
 
-@pytest.mark.parametrize(
-    ("step", "path", "before"),
-    [
-        ("upload", "/files", 0),
-        ("create", "/batches", 1),
-        ("status", f"/batches/{BATCH_ID}", 2),
-        ("content", "/content", 4),
-    ],
-)
+RETRY_STEPS = [("/files", 0), ("/batches", 1), (f"/batches/{BATCH_ID}", 2), ("/content", 4)]
+POLL = f"GET /batches/{BATCH_ID}"
+CONTENT = f"GET /files/{OUTPUT_ID}/content"
+# Per step: the routes of two failed attempts, then those of the attempt that works. A retried
+# create first lists the batches (the failed attempt may have made it): the fault on "/batches"
+# also hits that listing.
+RETRIED_STEPS = [
+    ("/files", 0, ["POST /files"] * 2, ["POST /files"]),
+    ("/batches", 1, ["POST /batches", "GET /batches"], ["GET /batches", "POST /batches"]),
+    (f"/batches/{BATCH_ID}", 2, [POLL] * 2, [POLL]),
+    ("/content", 4, [CONTENT] * 2, [CONTENT]),
+]
+
+
+@pytest.mark.parametrize(("path", "before", "failed", "success"), RETRIED_STEPS)
 def test_5xx_on_each_step_is_retried_with_exact_request_counts(
-    novita_server: OfflineNovitaServer, step: str, path: str, before: int
+    novita_server: OfflineNovitaServer,
+    path: str,
+    before: int,
+    failed: list[str],
+    success: list[str],
 ) -> None:
     novita_server.inject(Fault.status(503, retry_after_ms=1, path=path), times=2)
     batches = make_batches(novita_server, sleep=lambda _: None, max_retries=2)
     batch = batches.submit([chat("a")])
     batches.retrieve(batch["id"])
-    assert len(novita_server.requests) == len(HAPPY_ROUTES) + 2
-    assert routes(novita_server)[before : before + 3] == [HAPPY_ROUTES[before]] * 3
+    expected = [*HAPPY_ROUTES[:before], *failed, *success, *HAPPY_ROUTES[before + 1 :]]
+    assert routes(novita_server) == expected
+    assert len(novita_server.batches.batches) == 1
 
 
-@pytest.mark.parametrize(
-    ("path", "before"),
-    [("/files", 0), ("/batches", 1), (f"/batches/{BATCH_ID}", 2), ("/content", 4)],
-)
+@pytest.mark.parametrize(("path", "before", "failed", "success"), RETRIED_STEPS)
 def test_5xx_beyond_the_retries_raises_after_max_retries_plus_one(
-    novita_server: OfflineNovitaServer, path: str, before: int
+    novita_server: OfflineNovitaServer,
+    path: str,
+    before: int,
+    failed: list[str],
+    success: list[str],
 ) -> None:
     novita_server.inject(Fault.status(503, retry_after_ms=1, path=path), times=3)
     batches = make_batches(novita_server, sleep=lambda _: None, max_retries=2)
     with pytest.raises(openai.InternalServerError):
         batches.retrieve(batches.submit([chat("a")])["id"])
-    assert len(novita_server.requests) == before + 3
+    # Three attempts: the third fails on its first request.
+    assert routes(novita_server) == [*HAPPY_ROUTES[:before], *failed, success[0]]
 
 
-@pytest.mark.parametrize(
-    ("path", "before"),
-    [("/files", 0), ("/batches", 1), (f"/batches/{BATCH_ID}", 2), ("/content", 4)],
-)
+def test_a_create_whose_answer_was_lost_is_not_submitted_twice(
+    novita_server: OfflineNovitaServer,
+) -> None:
+    # The server makes the batch, then cuts the answer off: the retry finds that batch.
+    novita_server.inject(Fault.drop_stream(path="/batches"))
+    batches = make_batches(novita_server, sleep=lambda _: None, max_retries=1)
+    batch = batches.submit([chat("once")])
+    assert batch["id"] == BATCH_ID
+    assert list(novita_server.batches.batches) == [BATCH_ID]
+    assert routes(novita_server) == ["POST /files", "POST /batches", "GET /batches"]
+
+
+async def test_async_create_retry_finds_the_batch_already_made(
+    novita_server: OfflineNovitaServer,
+) -> None:
+    novita_server.inject(Fault.drop_stream(path="/batches"))
+    batches = make_batches(novita_server, async_sleep=_no_sleep, max_retries=1)
+    assert (await batches.asubmit([chat("once")]))["id"] == BATCH_ID
+    assert len(novita_server.batches.batches) == 1
+
+
+@pytest.mark.parametrize(("path", "before"), RETRY_STEPS)
 def test_401_on_each_step_is_not_retried(
     novita_server: OfflineNovitaServer, path: str, before: int
 ) -> None:
