@@ -206,7 +206,9 @@ class NovitaBatchAPI(BaseModel):
         """Run ``inputs``: through the Batch API with ``use_batch_api=True``, else live.
 
         With the Batch API a failed line's error takes its place when ``return_exceptions``
-        is True; otherwise the first failure is raised once the whole batch has finished.
+        is True; otherwise the first failure is raised once the whole batch has finished. A
+        failure of the job itself (upload, create, polling) is raised, or with
+        ``return_exceptions`` put in every input's place.
         """
         if not self.use_batch_api or not inputs:
             parent = cast("Any", super())
@@ -226,6 +228,8 @@ class NovitaBatchAPI(BaseModel):
         except BaseException as exc:
             for run_manager in run_managers:
                 run_manager.on_llm_error(exc)
+            if return_exceptions and isinstance(exc, Exception):
+                return [exc] * len(inputs)  # as LangChain's own batch() does for such failures
             raise
         for run_manager, (output, llm_result) in zip(run_managers, outcomes, strict=True):
             if llm_result is None:
@@ -264,6 +268,8 @@ class NovitaBatchAPI(BaseModel):
         except BaseException as exc:
             for run_manager in run_managers:
                 await run_manager.on_llm_error(exc)
+            if return_exceptions and isinstance(exc, Exception):
+                return [exc] * len(inputs)  # as LangChain's own batch() does for such failures
             raise
         for run_manager, (output, llm_result) in zip(run_managers, outcomes, strict=True):
             if llm_result is None:

@@ -53,6 +53,7 @@ DEFAULT_WAIT_TIMEOUT = 49 * 3600.0
 """How long :meth:`BatchClient.poll` waits by default: the 48 h window plus an hour to finish."""
 
 CUSTOM_ID_PREFIX = "request-"
+"""Line ``i`` is ``request-{i}``: results map back to input order by it."""
 
 
 class BatchError(NovitaError):

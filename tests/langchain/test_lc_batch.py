@@ -367,3 +367,14 @@ def test_chains_and_structured_output_batch_through_one_job(
         "Echo: Say no",
     ]
     assert [r.method for r in server.requests] == ["POST", "POST", "GET", "GET", "GET"]
+
+
+async def test_a_failed_job_with_return_exceptions_fills_every_place(
+    chat: ChatNovita, server: OfflineNovitaServer
+) -> None:
+    server.inject(Fault.status(401, path="/files"), times=2)
+    out = chat.batch(["a", "b"], return_exceptions=True)
+    assert [type(o) for o in out] == [openai.AuthenticationError] * 2
+    out = await chat.abatch(["a"], return_exceptions=True)
+    assert isinstance(out[0], openai.AuthenticationError)
+    assert routes(server) == ["POST /files", "POST /files"]
