@@ -317,7 +317,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         return ChatResult(generations=generations, llm_output=llm_output)
 
     def _batch_api_result(self, response: JsonDict) -> LLMResult:
-        result = self._create_chat_result(response)
+        result = self._create_chat_result(response, str(response.get("model") or self.model))
         generations: list[Generation] = [*result.generations]
         return LLMResult(generations=[generations], llm_output=result.llm_output)
 
