@@ -15,7 +15,7 @@ import contextlib
 import json
 import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import openai
@@ -25,6 +25,7 @@ from novita_core._compat import RawResponse, http_lib
 from novita_core._sdk_errors import NovitaResponseError, NovitaStreamError
 from novita_core.errors import describe_error_body
 from novita_core.params import Request
+from novita_core.rerank import plan_rerank
 from novita_core.retry import acall_with_retry, call_with_retry
 from novita_core.settings import NovitaSettings
 from novita_core.streaming import (
@@ -156,7 +157,11 @@ def _options(request: Request) -> openai.RequestOptions:
     return {"extra_json": request.extra_body} if request.extra_body else {}
 
 
-def _decode(response: Any) -> dict[str, Any]:
+AnswerCheck = Callable[[dict[str, Any]], str | None]
+"""Describes what is wrong with a decoded answer (None when it is sound)."""
+
+
+def _decode(response: Any, check: AnswerCheck | None = None) -> dict[str, Any]:
     try:
         data = json.loads(response.content)
     except ValueError:
@@ -167,6 +172,9 @@ def _decode(response: Any) -> dict[str, Any]:
             f"{response.text[:200]!r}",
             response=response,
         )
+    problem = check(data) if check is not None else None
+    if problem is not None:
+        raise NovitaResponseError(problem, response=response, body=data)
     return data
 
 
@@ -253,8 +261,12 @@ class NovitaClient:
 
     # -- one JSON answer ---------------------------------------------------------------------
 
-    def create(self, request: Request) -> dict[str, Any]:
-        """Send a non-streaming request and return the JSON answer as a dict."""
+    def create(self, request: Request, check: AnswerCheck | None = None) -> dict[str, Any]:
+        """Send a non-streaming request and return the JSON answer as a dict.
+
+        ``check`` inspects the decoded answer; what it reports is raised as
+        :class:`NovitaResponseError` (not retried).
+        """
         client = self.openai_client
         options = _options(request)
 
@@ -262,11 +274,11 @@ class NovitaClient:
             response = client.post(
                 request.path, cast_to=RawResponse, body=request.body, options=options
             )
-            return _decode(response)
+            return _decode(response, check)
 
         return call_with_retry(attempt, self.settings.max_retries)
 
-    async def acreate(self, request: Request) -> dict[str, Any]:
+    async def acreate(self, request: Request, check: AnswerCheck | None = None) -> dict[str, Any]:
         """Async twin of :meth:`create`."""
         client = self.async_openai_client
         options = _options(request)
@@ -278,9 +290,67 @@ class NovitaClient:
                 )
             except openai.APITimeoutError as exc:
                 raise _retyped(exc) from exc.__cause__
-            return _decode(response)
+            return _decode(response, check)
 
         return await acall_with_retry(attempt, self.settings.max_retries)
+
+    # -- rerank --------------------------------------------------------------------------------
+
+    def rerank(
+        self,
+        model: str,
+        query: str,
+        documents: Sequence[str],
+        *,
+        top_n: int | None = None,
+        max_documents: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``POST /rerank``: ``documents`` scored against ``query``, best first.
+
+        Validated before any request; an empty list gives no results without a request; inputs
+        longer than ``max_documents`` (or the model's known limit) go in several requests whose
+        answers are merged (see :mod:`novita_core.rerank`).
+
+        Returns:
+            ``{"results": [{"index", "relevance_score"}, ...], "usage": {...}}``.
+
+        Raises:
+            InvalidParameterError: bad input; nothing is sent.
+            NovitaResponseError: an answer with a missing, repeated or out-of-range index or a
+                non-numeric score.
+        """
+        plan = plan_rerank(
+            model,
+            query,
+            documents,
+            top_n=top_n,
+            max_documents=max_documents,
+            extra_body=extra_body,
+        )
+        return plan.merge([self.create(b.request, b.problem) for b in plan.batches])
+
+    async def arerank(
+        self,
+        model: str,
+        query: str,
+        documents: Sequence[str],
+        *,
+        top_n: int | None = None,
+        max_documents: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Async twin of :meth:`rerank`; the requests of a split input run concurrently."""
+        plan = plan_rerank(
+            model,
+            query,
+            documents,
+            top_n=top_n,
+            max_documents=max_documents,
+            extra_body=extra_body,
+        )
+        answers = await asyncio.gather(*(self.acreate(b.request, b.problem) for b in plan.batches))
+        return plan.merge(answers)
 
     # -- streams -------------------------------------------------------------------------------
 
