@@ -165,9 +165,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("dimensions", (int,), _EMBEDDINGS, low=1, doc="output vector length"),
     ParamSpec("encoding_format", (str,), _EMBEDDINGS, choices=("float",), doc="float only"),
     ParamSpec("query", (str,), _RERANK, required=True, doc="what the documents are ranked for"),
-    ParamSpec(
-        "documents", (list,), _RERANK, item_types=(str,), required=True, doc="texts to rank"
-    ),
+    ParamSpec("documents", (list,), _RERANK, item_types=(str,), required=True, doc="texts to rank"),
     ParamSpec("top_n", (int,), _RERANK, low=1, doc="how many of the best documents to return"),
 )
 

@@ -47,7 +47,9 @@ def max_documents_for(model: str, override: int | None = None) -> int | None:
     if override is None:
         return RERANK_MODELS.get(model)
     if isinstance(override, bool) or not isinstance(override, int) or override < 1:
-        raise InvalidParameterError(f"max_documents must be an integer >= 1 or None, got {override!r}")
+        raise InvalidParameterError(
+            f"max_documents must be an integer >= 1 or None, got {override!r}"
+        )
     return override
 
 
@@ -96,8 +98,7 @@ class RerankBatch:
                 return f"Novita's rerank result {index} has a non-numeric relevance_score"
         if len(seen) < self.expected:
             return (
-                f"Novita's rerank answer holds {len(seen)} result(s) for {self.expected} "
-                "expected"
+                f"Novita's rerank answer holds {len(seen)} result(s) for {self.expected} expected"
             )
         return None
 

@@ -22,8 +22,11 @@ RERANK_PATH = "/rerank"
 
 _WORD = re.compile(r"\w+")
 _STOPWORDS = frozenset(
-    "a an and are as at be by do does for from how in is it of on or the to was what which who "
-    "why with".split()
+    re.findall(
+        r"\S+",
+        "a an and are as at be by do does for from how in is it of on or the to was what which "
+        "who why with",
+    )
 )
 _COVERAGE_WEIGHT = 0.9
 _PRECISION_WEIGHT = 0.1
@@ -89,11 +92,12 @@ def build_rerank(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:
             raise ApiError(400, f"model {model} is not a rerank model")
         raise ApiError(404, f"model not found: {model}")
 
+    scores = [relevance(query, text) for text in documents]
+    order = sorted(range(len(documents)), key=lambda i: -scores[i])  # ties stay in input order
     scored = [
-        {"index": index, "relevance_score": relevance(query, text), "document": {"text": text}}
-        for index, text in enumerate(documents)
+        {"index": i, "relevance_score": scores[i], "document": {"text": documents[i]}}
+        for i in order
     ]
-    scored.sort(key=lambda item: -item["relevance_score"])  # stable: ties stay in input order
     tokens = len(_WORD.findall(query)) * len(documents) + sum(
         len(_WORD.findall(text)) for text in documents
     )

@@ -306,8 +306,8 @@ class OfflineNovitaServer:
     """Novita-compatible HTTP server on 127.0.0.1, run by an asyncio loop in a daemon thread.
 
     It accepts any path prefix (``/v3/openai``, ``/openai/v1``, none) before ``/chat/completions``,
-    ``/completions``, ``/embeddings``, ``/rerank`` and ``/models``; records every request; checks the
-    bearer key; validates bodies like Novita; answers deterministically; and injects faults.
+    ``/completions``, ``/embeddings``, ``/rerank`` and ``/models``; records every request; checks
+    the bearer key; validates bodies like Novita; answers deterministically; and injects faults.
 
     Args:
         api_key: The only bearer key accepted.
