@@ -168,7 +168,9 @@ def plan_rerank(
     docs = list(documents) if isinstance(documents, (list, tuple)) else documents
     limit = max_documents_for(model, max_documents)
     params: dict[str, Any] = {"model": model, "query": query, "top_n": top_n}
-    validate_params(RERANK, {**params, "documents": None if docs == [] else docs})
+    validate_params(RERANK, params)  # the documents are checked once, in build_request
+    if not isinstance(docs, list):
+        build_request(RERANK, {**params, "documents": docs})  # raises: not a list
     if not docs:
         return RerankPlan((), top_n)
     size = limit or len(docs)
