@@ -54,9 +54,7 @@ def relevance(query: str, document: str) -> float:
 
 def _is_reranker(model: str, models: dict[str, ModelEntry]) -> bool:
     entry = models.get(model)
-    if entry is not None:
-        return entry.kind == "rerank"
-    return model in RERANK_MODELS
+    return model in RERANK_MODELS or (entry is not None and entry.kind == "rerank")
 
 
 def build_rerank(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:

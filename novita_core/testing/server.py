@@ -543,7 +543,7 @@ class OfflineNovitaServer:
         *,
         context_size: int = 8192,
         max_output_tokens: int | None = None,
-        kind: Literal["chat", "embedding"] = "chat",
+        kind: Literal["chat", "embedding", "rerank"] = "chat",
         reasoning: bool = False,
         dimensions: int | None = None,
     ) -> None:
@@ -553,7 +553,7 @@ class OfflineNovitaServer:
             model_id: The id.
             context_size: Reported ``context_size``.
             max_output_tokens: Reported ``max_output_tokens``.
-            kind: ``"chat"`` (chat + completions) or ``"embedding"``.
+            kind: ``"chat"`` (chat + completions), ``"embedding"`` or ``"rerank"``.
             reasoning: Whether replies include ``reasoning_content``.
             dimensions: Default vector length for an embedding model.
         """

@@ -326,3 +326,9 @@ def test_server_faults_apply_to_rerank(novita_server: OfflineNovitaServer) -> No
     novita_server.inject(Fault.status(503), times=1)
     assert post(novita_server, body)[0] == 503
     assert post(novita_server, body)[0] == 200
+
+
+def test_server_accepts_added_rerank_models(novita_server: OfflineNovitaServer) -> None:
+    novita_server.add_model("acme/rerank-1", kind="rerank")
+    answer = make_client(novita_server).rerank("acme/rerank-1", QUERY, DOCS, top_n=1)
+    assert answer["results"][0]["index"] == 1
