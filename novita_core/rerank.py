@@ -62,6 +62,11 @@ class RerankBatch:
         offset: Position of its first document in the caller's list.
         size: How many documents it carries.
         expected: How many results its answer must hold (``top_n`` capped at ``size``).
+
+    Example:
+        >>> batch = plan_rerank(DEFAULT_RERANK_MODEL, "q", ["a", "b"]).batches[0]
+        >>> batch.problem({"results": [{"index": 0, "relevance_score": 0.5}]})
+        "Novita's rerank answer holds 1 result(s) for 2 expected"
     """
 
     request: Request
@@ -110,6 +115,15 @@ class RerankPlan:
     Args:
         batches: One entry per request (none for an empty input).
         top_n: How many results the merged answer keeps (None: all).
+
+    Example:
+        >>> plan = plan_rerank(DEFAULT_RERANK_MODEL, "q", ["a", "b", "c"], top_n=2, max_documents=2)
+        >>> [batch.request.json()["documents"] for batch in plan.batches]
+        [['a', 'b'], ['c']]
+        >>> first = [{"index": 1, "relevance_score": 0.2}, {"index": 0, "relevance_score": 0.1}]
+        >>> second = [{"index": 0, "relevance_score": 0.9}]
+        >>> plan.merge([{"results": first}, {"results": second}])["results"]
+        [{'index': 2, 'relevance_score': 0.9}, {'index': 1, 'relevance_score': 0.2}]
     """
 
     batches: tuple[RerankBatch, ...]
