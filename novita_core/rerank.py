@@ -27,14 +27,12 @@ from novita_core.params import (
 DEFAULT_RERANK_MODEL = "baai/bge-reranker-v2-m3"
 """Novita's documented rerank model."""
 
-RERANK_MODELS: dict[str, int | None] = {
-    DEFAULT_RERANK_MODEL: None,
-    "qwen/qwen3-reranker-8b": None,
-}
-"""Novita's rerank models and the most documents one request may carry (None: not stated).
+MAX_DOCUMENTS_PER_REQUEST: dict[str, int] = {}
+"""Most documents one ``/rerank`` request may carry, per model id, where Novita states it.
 
-Novita documents no such limit for either model, so inputs go in one request unless a limit is
-set here (``RERANK_MODELS[model] = 100``) or passed per call (``max_documents=``).
+Novita states no such limit for its rerankers, so this starts empty and an input goes in one
+request. Set an entry (``MAX_DOCUMENTS_PER_REQUEST[model] = 100``) or pass ``max_documents=`` per
+call, and longer inputs are split into requests of that size and merged back.
 """
 
 
@@ -45,7 +43,7 @@ def max_documents_for(model: str, override: int | None = None) -> int | None:
         InvalidParameterError: ``override`` is not an integer >= 1.
     """
     if override is None:
-        return RERANK_MODELS.get(model)
+        return MAX_DOCUMENTS_PER_REQUEST.get(model)
     if isinstance(override, bool) or not isinstance(override, int) or override < 1:
         raise InvalidParameterError(
             f"max_documents must be an integer >= 1 or None, got {override!r}"

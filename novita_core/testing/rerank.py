@@ -13,7 +13,6 @@ import json
 import re
 from typing import Any
 
-from novita_core.rerank import RERANK_MODELS
 from novita_core.testing.replies import ApiError, ModelEntry
 
 __all__ = ["RERANK_PATH", "build_rerank", "relevance"]
@@ -52,18 +51,12 @@ def relevance(query: str, document: str) -> float:
     return round(score, 6)
 
 
-def _is_reranker(model: str, models: dict[str, ModelEntry]) -> bool:
-    entry = models.get(model)
-    return model in RERANK_MODELS or (entry is not None and entry.kind == "rerank")
-
-
 def build_rerank(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:
     """Validate a ``/rerank`` body like Novita and return the answer.
 
     Args:
         body: Parsed JSON body.
-        models: The server's models by id; rerank models are those of kind ``"rerank"`` and
-            Novita's known rerankers.
+        models: The server's models by id; rerank models are those of kind ``"rerank"``.
 
     Raises:
         ApiError: 400 for an invalid body or a model that does not rerank; 404 for an unknown
@@ -85,10 +78,11 @@ def build_rerank(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:
     top_n = body.get("top_n")
     if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
         raise ApiError(400, f"top_n must be an integer >= 1, got {top_n!r}")
-    if not _is_reranker(model, models):
-        if model in models:
-            raise ApiError(400, f"model {model} is not a rerank model")
+    entry = models.get(model)
+    if entry is None:
         raise ApiError(404, f"model not found: {model}")
+    if entry.kind != "rerank":
+        raise ApiError(400, f"model {model} is not a rerank model")
 
     scores = [relevance(query, text) for text in documents]
     order = sorted(range(len(documents)), key=lambda i: -scores[i])  # ties stay in input order

@@ -22,7 +22,7 @@ from novita_core import (
     NovitaSettings,
 )
 from novita_core.params import build_request
-from novita_core.rerank import RERANK_MODELS
+from novita_core.rerank import MAX_DOCUMENTS_PER_REQUEST
 from novita_core.testing import Fault, OfflineNovitaServer
 from novita_core.testing.rerank import relevance
 
@@ -120,7 +120,9 @@ def test_long_input_is_split_and_merged_in_one_order(
 ) -> None:
     docs = [f"document {i} about {'France capital' if i % 3 == 0 else 'bananas'}" for i in range(7)]
     whole = make_client(novita_server).rerank(MODEL, QUERY, docs)
-    monkeypatch.setitem(RERANK_MODELS, MODEL, 3)  # a known per-model limit splits the input
+    monkeypatch.setitem(
+        MAX_DOCUMENTS_PER_REQUEST, MODEL, 3
+    )  # a known per-model limit splits the input
     split = make_client(novita_server).rerank(MODEL, QUERY, docs, top_n=4)
     sent = rerank_requests(novita_server)[1:]
     assert [r["documents"] for r in sent] == [docs[0:3], docs[3:6], docs[6:7]]
