@@ -66,7 +66,7 @@ from novita_core.catalog import (
     response_cost,
     supports_structured_output,
 )
-from novita_core.params import Endpoint, json_schema_format
+from novita_core.params import Endpoint, canonical, json_schema_format
 
 if TYPE_CHECKING:
     from llama_index.core.chat_engine.types import AgentChatResponse
@@ -269,7 +269,7 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
         params: dict[str, Any] = {"model": self.model, "temperature": self.temperature}
         for name in _NOVITA_FIELDS:
             params[name] = getattr(self, name)
-        params.update(self.additional_kwargs)
+        params.update(canonical(CHAT, self.additional_kwargs))
         return params
 
     def _request(
@@ -277,7 +277,12 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
     ) -> Request:
         call = dict(kwargs)
         extra_body = call.pop("extra_body", None)
-        params = {**self._model_params(), **call, **payload, "model": self.model}
+        params = {
+            **self._model_params(),
+            **canonical(endpoint, call),
+            **payload,
+            "model": self.model,
+        }
         if stream:
             params["stream"] = True
         return build_request(endpoint, _for_endpoint(endpoint, params), extra_body=extra_body)
