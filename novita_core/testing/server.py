@@ -31,6 +31,7 @@ from novita_core.testing.replies import (
     dumps,
     error_body,
 )
+from novita_core.testing.rerank import RERANK_PATH, build_rerank
 
 __all__ = ["Fault", "FaultKind", "OfflineNovitaServer", "RecordedRequest"]
 
@@ -306,9 +307,9 @@ class OfflineNovitaServer:
     """Novita-compatible HTTP server on 127.0.0.1, run by an asyncio loop in a daemon thread.
 
     It accepts any path prefix (``/v3/openai``, ``/openai/v1``, none) before ``/chat/completions``,
-    ``/completions``, ``/embeddings``, ``/models``, ``/files`` and ``/batches`` (the Batch API, see
-    :mod:`novita_core.testing.batches`); records every request; checks the bearer key;
-    validates bodies like Novita; answers deterministically; and injects faults.
+    ``/completions``, ``/embeddings``, ``/rerank``, ``/models``, ``/files`` and ``/batches`` (the
+    Batch API, see :mod:`novita_core.testing.batches`); records every request; checks the bearer
+    key; validates bodies like Novita; answers deterministically; and injects faults.
 
     Args:
         api_key: The only bearer key accepted.
@@ -777,7 +778,7 @@ class OfflineNovitaServer:
             return await self._send_json(writer, 200, entry.listing(), keep_alive, fault)
 
         endpoint = None
-        for suffix in ("/chat/completions", "/completions", "/embeddings"):
+        for suffix in ("/chat/completions", "/completions", "/embeddings", RERANK_PATH):
             if path.endswith(suffix):
                 endpoint = suffix
                 break
@@ -797,6 +798,9 @@ class OfflineNovitaServer:
 
         if endpoint == "/embeddings":
             payload = build_embeddings(request.json, self._models)
+            return await self._send_json(writer, 200, payload, keep_alive, fault)
+        if endpoint == RERANK_PATH:
+            payload = build_rerank(request.json, self._models)
             return await self._send_json(writer, 200, payload, keep_alive, fault)
         plan = (
             build_chat(request.json, self._models, self._prompt_cache)
