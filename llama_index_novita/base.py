@@ -41,6 +41,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import AliasChoices
 
+from llama_index_novita._batch import NovitaBatchAPI
 from llama_index_novita._connection import NovitaConnection
 from llama_index_novita.utils import (
     chat_message_from_openai,
@@ -66,7 +67,7 @@ from novita_core.catalog import (
     response_cost,
     supports_structured_output,
 )
-from novita_core.params import Endpoint, json_schema_format
+from novita_core.params import Endpoint, canonical, json_schema_format
 
 if TYPE_CHECKING:
     from llama_index.core.chat_engine.types import AgentChatResponse
@@ -98,7 +99,7 @@ _CALL_ONLY = frozenset({"extra_body"})
 dispatcher = get_dispatcher(__name__)
 
 
-class NovitaAI(NovitaConnection, FunctionCallingLLM):
+class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
     """Novita AI chat and completion models for LlamaIndex, with tool calling.
 
     A drop-in replacement for ``llama_index.llms.novita.NovitaAI`` (same class name and
@@ -151,6 +152,11 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
             print(llm.complete("Say hi").text)
             for chunk in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
                 print(chunk.delta, end="")
+
+            # Novita's Batch API: one job, answers in input order when it is done
+            llm.batch_api_complete(["Say hi", "Say bye"])
+            batch_id = llm.batch_api_submit([[ChatMessage(role="user", content="Hi")]])
+            llm.batch_api_retrieve(batch_id)  # later: [ChatResponse]
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -269,7 +275,7 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
         params: dict[str, Any] = {"model": self.model, "temperature": self.temperature}
         for name in _NOVITA_FIELDS:
             params[name] = getattr(self, name)
-        params.update(self.additional_kwargs)
+        params.update(canonical(CHAT, self.additional_kwargs))
         return params
 
     def _request(
@@ -277,7 +283,12 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
     ) -> Request:
         call = dict(kwargs)
         extra_body = call.pop("extra_body", None)
-        params = {**self._model_params(), **call, **payload, "model": self.model}
+        params = {
+            **self._model_params(),
+            **canonical(endpoint, call),
+            **payload,
+            "model": self.model,
+        }
         if stream:
             params["stream"] = True
         return build_request(endpoint, _for_endpoint(endpoint, params), extra_body=extra_body)

@@ -24,6 +24,7 @@ from collections.abc import (
     Iterable,
     Iterator,
     Mapping,
+    Sequence,
 )
 from typing import Any, TypeVar
 
@@ -42,6 +43,7 @@ from novita_core._sdk_errors import (
 from novita_core.errors import describe_error_body
 from novita_core.params import CHAT, COMPLETIONS, InvalidParameterError, Request
 from novita_core.reasoning import normalize_response
+from novita_core.rerank import plan_rerank
 from novita_core.retry import (
     acall_with_retry,
     call_with_retry,
@@ -197,12 +199,17 @@ def _options(request: Request) -> openai.RequestOptions:
 
 _CHOICE_ENDPOINTS = frozenset({CHAT, COMPLETIONS})
 
+AnswerCheck = Callable[[dict[str, Any]], str | None]
+"""Describes what is wrong with a decoded answer (None when it is sound)."""
 
-def _decode(response: Any, endpoint: str | None = None) -> dict[str, Any]:
+
+def _decode(
+    response: Any, endpoint: str | None = None, check: AnswerCheck | None = None
+) -> dict[str, Any]:
     """The JSON object of a 2xx answer.
 
     An error object, or a chat/completions answer without choices, is raised as a typed error,
-    never returned as an (empty) answer.
+    never returned as an (empty) answer; so is what ``check`` reports.
     """
     try:
         data = json.loads(response.content)
@@ -231,6 +238,9 @@ def _decode(response: Any, endpoint: str | None = None) -> dict[str, Any]:
             if isinstance(choice, dict) and choice.get("finish_reason") == "error":
                 error = {"message": "the server ended the answer with finish_reason 'error'"}
                 raise _server_error(error, response.request, handed=0, streaming=False)
+    problem = check(data) if check is not None else None
+    if problem is not None:
+        raise NovitaResponseError(problem, response=response, body=data)
     return data
 
 
@@ -427,12 +437,13 @@ class NovitaClient:
 
     # -- one JSON answer ---------------------------------------------------------------------
 
-    def create(self, request: Request) -> dict[str, Any]:
+    def create(self, request: Request, check: AnswerCheck | None = None) -> dict[str, Any]:
         """Send a non-streaming request and return the JSON answer as a dict.
 
         Chat answers come back with reasoning in ``reasoning_content`` whatever shape the model
-        sent it in (see :mod:`novita_core.reasoning`). ``timeout`` bounds each whole attempt,
-        from connect to the last byte of the body.
+        sent it in (see :mod:`novita_core.reasoning`). ``check`` inspects the decoded answer;
+        what it reports is raised as :class:`NovitaResponseError` (not retried). ``timeout``
+        bounds each whole attempt, from connect to the last byte of the body.
         """
         client = self.openai_client
         options = _options(request)
@@ -447,13 +458,13 @@ class NovitaClient:
                     )
             except UnicodeEncodeError as exc:
                 raise _unencodable(request, exc) from None
-            return _decode(response, request.endpoint)
+            return _decode(response, request.endpoint, check)
 
         with self._secret_kept_out():
             data = self._retry(attempt)
         return normalize_response(data) if request.endpoint == CHAT else data
 
-    async def acreate(self, request: Request) -> dict[str, Any]:
+    async def acreate(self, request: Request, check: AnswerCheck | None = None) -> dict[str, Any]:
         """Async twin of :meth:`create`."""
         client = self.async_openai_client
         options = _options(request)
@@ -474,7 +485,7 @@ class NovitaClient:
                 raise _timeout_error(client, request) from None
             except UnicodeEncodeError as exc:
                 raise _unencodable(request, exc) from None
-            return _decode(response, request.endpoint)
+            return _decode(response, request.endpoint, check)
 
         with self._secret_kept_out():
             data = await self._aretry(attempt)
@@ -528,6 +539,64 @@ class NovitaClient:
             "/models", cast_to=RawResponse, options=self._listing_options
         )
         return _listing_entries(_decode(response))
+
+    # -- rerank --------------------------------------------------------------------------------
+
+    def rerank(
+        self,
+        model: str,
+        query: str,
+        documents: Sequence[str],
+        *,
+        top_n: int | None = None,
+        max_documents: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``POST /rerank``: ``documents`` scored against ``query``, best first.
+
+        Validated before any request; an empty list gives no results without a request; inputs
+        longer than ``max_documents`` (or the model's known limit) go in several requests whose
+        answers are merged (see :mod:`novita_core.rerank`).
+
+        Returns:
+            ``{"results": [{"index", "relevance_score"}, ...], "usage": {...}}``.
+
+        Raises:
+            InvalidParameterError: bad input; nothing is sent.
+            NovitaResponseError: an answer with a missing, repeated or out-of-range index or a
+                non-numeric score.
+        """
+        plan = plan_rerank(
+            model,
+            query,
+            documents,
+            top_n=top_n,
+            max_documents=max_documents,
+            extra_body=extra_body,
+        )
+        return plan.merge([self.create(b.request, b.problem) for b in plan.batches])
+
+    async def arerank(
+        self,
+        model: str,
+        query: str,
+        documents: Sequence[str],
+        *,
+        top_n: int | None = None,
+        max_documents: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Async twin of :meth:`rerank`; the requests of a split input run concurrently."""
+        plan = plan_rerank(
+            model,
+            query,
+            documents,
+            top_n=top_n,
+            max_documents=max_documents,
+            extra_body=extra_body,
+        )
+        answers = await asyncio.gather(*(self.acreate(b.request, b.problem) for b in plan.batches))
+        return plan.merge(answers)
 
     # -- streams -------------------------------------------------------------------------------
 
