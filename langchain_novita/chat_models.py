@@ -35,7 +35,15 @@ from langchain_novita._messages import (
     messages_to_dicts,
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL, cached_lookup
-from novita_core.params import CHAT, Endpoint, Request, build_request, validate_params
+from novita_core.params import (
+    CHAT,
+    Endpoint,
+    InvalidParameterError,
+    Request,
+    build_request,
+    check_one_choice_stream,
+    validate_params,
+)
 from novita_core.streaming import StreamAssembler, StreamDelta
 
 ToolLike = JsonDict | type | Callable[..., Any] | BaseTool
@@ -58,6 +66,24 @@ def _tool_choice(choice: Any) -> Any:
     if isinstance(choice, str):
         return {"type": "function", "function": {"name": choice}}
     return choice
+
+
+def _check_tool_choice_names(choice: Any, tools: Sequence[JsonDict]) -> None:
+    """A ``tool_choice`` naming a function must name one of the bound tools.
+
+    Raises:
+        InvalidParameterError: the named tool is not among ``tools``.
+    """
+    if not isinstance(choice, Mapping) or choice.get("type") != "function":
+        return
+    function = choice.get("function")
+    name = function.get("name") if isinstance(function, Mapping) else None
+    names = [tool["function"]["name"] for tool in tools if tool.get("type") == "function"]
+    if name not in names:
+        raise InvalidParameterError(
+            f"tool_choice names the tool {name!r}, which is not among the bound tools "
+            f"{names}; use one of those names, 'auto', 'none' or 'required'."
+        )
 
 
 class ChatNovita(NovitaGeneration, BaseChatModel):
@@ -240,6 +266,7 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         params["messages"] = messages_to_dicts(messages)
         if stream:
             params["stream"] = True
+            check_one_choice_stream(params)
             if not options.get("stream_usage", self.stream_usage):
                 params.setdefault("stream_options", {"include_usage": False})
         return build_request(
@@ -300,6 +327,18 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         info = {"finish_reason": delta.finish_reason} if delta.finish_reason else None
         return ChatGenerationChunk(message=message, generation_info=info)
 
+    @staticmethod
+    def _last_chunk(asm: StreamAssembler) -> ChatGenerationChunk:
+        """The chunk that closes a stream: the usage, ``chunk_position="last"``, the same id.
+
+        LangChain appends a closing chunk of its own (with its run id, so a second message for
+        LangGraph) to a stream that has none; the usage waits for this one so that
+        ``chunks[-1].usage_metadata`` holds it.
+        """
+        message = delta_to_chunk(StreamDelta(usage=asm.usage), response_id=asm.id)
+        message.chunk_position = "last"
+        return ChatGenerationChunk(message=message)
+
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -310,12 +349,16 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         request = self._build_request(messages, stop, stream=True, **kwargs)
         asm = StreamAssembler()
         for delta in self._client.stream(request, asm):
-            chunk = self._chunk(delta, asm)
+            chunk = None if delta.usage else self._chunk(delta, asm)
             if chunk is None:
                 continue
             if run_manager:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
+        last = self._last_chunk(asm)
+        if run_manager:
+            run_manager.on_llm_new_token("", chunk=last)
+        yield last
 
     async def _astream(
         self,
@@ -327,12 +370,16 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         request = self._build_request(messages, stop, stream=True, **kwargs)
         asm = StreamAssembler()
         async for delta in self._client.astream(request, asm):
-            chunk = self._chunk(delta, asm)
+            chunk = None if delta.usage else self._chunk(delta, asm)
             if chunk is None:
                 continue
             if run_manager:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
+        last = self._last_chunk(asm)
+        if run_manager:
+            await run_manager.on_llm_new_token("", chunk=last)
+        yield last
 
     # -- tools and structured output -----------------------------------------------------------
 
@@ -366,6 +413,7 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         if tool_choice is not None:
             kwargs["tool_choice"] = _tool_choice(tool_choice)
+            _check_tool_choice_names(kwargs["tool_choice"], formatted)
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
         return self.bind(tools=formatted, **kwargs)
