@@ -64,7 +64,7 @@ def connect(previous: Connection | None, **fields: Any) -> Connection:
     if previous is not None and _same(previous.fields, fields):
         return previous
     # Copies, so that editing a header dict in place is seen as a change next time.
-    kept = {name: dict(value) if isinstance(value, dict) else value for name, value in fields.items()}
+    kept = {name: dict(v) if isinstance(v, dict) else v for name, v in fields.items()}
     return Connection(fields=kept, settings=NovitaSettings.resolve(**fields))
 
 

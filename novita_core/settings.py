@@ -74,8 +74,7 @@ def _checked_url(url: str, source: str) -> str:
         raise ValueError(f"{source}{url!r} is not a valid URL: {exc}") from None
     if parts.scheme.lower() not in ("http", "https") or not host:
         raise ValueError(
-            f"{source}{url!r} is not an http(s) URL with a host; expected e.g. "
-            f"{DEFAULT_BASE_URL!r}"
+            f"{source}{url!r} is not an http(s) URL with a host; expected e.g. {DEFAULT_BASE_URL!r}"
         )
     return url
 
