@@ -54,13 +54,13 @@ def resolve_base_url(base_url: str | None = None, *, argument: str = "base_url")
     for name in BASE_URL_ENVS:
         value = os.environ.get(name)
         if value:
-            url = _checked_url(value.rstrip("/"), f"{name}=")
+            url = value.rstrip("/")
             if not (_scheme(url) == "https" or _is_loopback(url)):
                 raise ValueError(
                     f"{name}={url!r} is not an https URL; pass {argument}=... explicitly to use "
                     "a plain-http server."
                 )
-            return url
+            return _checked_url(url, f"{name}=")
     return DEFAULT_BASE_URL
 
 
