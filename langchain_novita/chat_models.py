@@ -115,12 +115,16 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         api_key (alias ``novita_api_key``): Defaults to ``$NOVITA_API_KEY``.
         base_url (alias ``novita_api_base``): Defaults to ``$NOVITA_BASE_URL``,
             ``$NOVITA_API_BASE``, then Novita's public endpoint.
-        timeout (alias ``request_timeout``): Seconds per HTTP attempt.
+        timeout (alias ``request_timeout``): Seconds per HTTP attempt, a ``(connect, read)``
+            pair, or an ``httpx.Timeout``/``httpx2.Timeout`` (the installed openai's).
         max_retries: Retries on 408/409/429/5xx and connection errors.
         default_headers: Extra headers on every request.
 
     Unknown constructor or per-call parameters raise ``ValueError`` before any request is
-    sent, as do values out of Novita's documented ranges.
+    sent, as do values out of Novita's documented ranges, ``True``/``False`` for a number, a
+    ``base_url`` that is not ``http(s)://host``, ``n > 1`` on a stream and a named
+    ``tool_choice`` that is not a bound tool. A stream is one message: its chunks share the
+    response id and the last one (``chunk_position="last"``) carries the usage.
 
     Instantiate:
         .. code-block:: python

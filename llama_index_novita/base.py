@@ -111,7 +111,10 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
         is_function_calling_model: Override whether agents may use tools with this model
             (default: from the model catalog; True for models it does not know).
         max_retries: Retries after the first attempt (``2`` means at most 3 requests).
-        timeout: Seconds per HTTP attempt.
+        timeout: Seconds per HTTP attempt, a ``(connect, read)`` pair, or an
+            ``httpx.Timeout``/``httpx2.Timeout`` (the installed openai's). Connection fields
+            (``api_base``, ``api_key``, ``timeout``, ``max_retries`` ...) assigned after
+            construction are used by the next request.
         default_headers: Extra headers for every request.
         http_client: An HTTP client the installed ``openai`` accepts for sync calls.
         async_http_client: An HTTP client the installed ``openai`` accepts for async calls.

@@ -41,7 +41,8 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
         extra_body: Fields sent as given in the JSON body of every request (server fields the
             core's table does not know).
         max_retries: Retries after the first attempt (``2`` means at most 3 requests).
-        timeout: Seconds per HTTP attempt.
+        timeout: Seconds per HTTP attempt, a ``(connect, read)`` pair, or an
+            ``httpx.Timeout``/``httpx2.Timeout`` (the installed openai's).
         default_headers: Extra headers for every request.
         http_client: An HTTP client the installed ``openai`` accepts for sync calls.
         async_http_client: An HTTP client the installed ``openai`` accepts for async calls.

@@ -74,9 +74,8 @@ def _same(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
         return False
     for name, value in new.items():
         before = old[name]
-        if name.startswith("http") or value is None or before is None:
-            if value is not before:
-                return False
-        elif type(value) is not type(before) or value != before:
+        if value is before:
+            continue
+        if name.startswith("http") or type(value) is not type(before) or value != before:
             return False
     return True
