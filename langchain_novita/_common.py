@@ -158,6 +158,10 @@ class NovitaConnection(BaseModel):
     """Async transport: the SDK's aiohttp one (default) or its httpx one; env
     ``NOVITA_ASYNC_TRANSPORT``. Ignored when ``http_async_client`` is given."""
 
+    model_listing: bool | None = None
+    """Read Novita's ``GET /models`` before the first request to the base URL (default on; env
+    ``NOVITA_MODEL_LISTING=0`` turns it off). Profiles of models built afterwards follow it."""
+
     _connection: Connection | None = PrivateAttr(default=None)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
@@ -189,6 +193,7 @@ class NovitaConnection(BaseModel):
             http_client=self.http_client,
             http_async_client=self.http_async_client,
             async_transport=self.async_transport,
+            model_listing=self.model_listing,
         )
         return self._connection
 
@@ -210,7 +215,10 @@ class NovitaGeneration(NovitaConnection):
 
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = Field(
+        default=None, validation_alias=AliasChoices("max_tokens", "max_completion_tokens")
+    )
+    """Most tokens to generate (``max_completion_tokens`` is accepted too, as in ChatOpenAI)."""
     stop: list[str] | str | None = Field(
         default=None, validation_alias=AliasChoices("stop", "stop_sequences")
     )

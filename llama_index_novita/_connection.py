@@ -38,6 +38,12 @@ class NovitaConnection(BaseModel):
         description="Async transport: the SDK's aiohttp one (default) or its httpx one.",
     )
 
+    model_listing: bool | None = Field(
+        default=None,
+        description="Read Novita's GET /models before the first request (default on; env "
+        "NOVITA_MODEL_LISTING=0 turns it off).",
+    )
+
     _connection: Connection | None = PrivateAttr(default=None)
 
     def _resolved_settings(self) -> NovitaSettings:
@@ -61,6 +67,7 @@ class NovitaConnection(BaseModel):
             http_client=self.http_client,
             http_async_client=self.async_http_client,
             async_transport=self.async_transport,
+            model_listing=self.model_listing,
             base_url_argument="api_base",
         )
         return self._connection
