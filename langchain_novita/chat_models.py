@@ -47,6 +47,7 @@ from novita_core.params import (
     InvalidParameterError,
     Request,
     build_request,
+    canonical,
     check_one_choice_stream,
     json_schema_format,
     validate_params,
@@ -277,7 +278,8 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
             ValueError: an unknown parameter or a value out of Novita's range.
         """
         fields, _ = split_call_kwargs(kwargs)
-        validate_params(CHAT, {k: v for k, v in fields.items() if k != "stop" or v})
+        checked = {k: v for k, v in fields.items() if k != "stop" or v}
+        validate_params(CHAT, {"model": self.model, **checked})
         return super().bind(**kwargs)
 
     def _build_request(
@@ -291,7 +293,7 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         """Fields + ``model_kwargs`` + per-call kwargs -> a validated core request."""
         kwargs.pop("stream", None)
         fields, options = split_call_kwargs(kwargs)
-        params: JsonDict = {**self._default_params, **self.model_kwargs, **fields}
+        params: JsonDict = {**self._default_params, **self.model_kwargs, **canonical(CHAT, fields)}
         if stop:
             params["stop"] = stop
         elif not params.get("stop"):

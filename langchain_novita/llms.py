@@ -23,6 +23,7 @@ from novita_core.params import (
     Endpoint,
     Request,
     build_request,
+    canonical,
     check_one_choice_stream,
 )
 from novita_core.streaming import StreamDelta
@@ -114,7 +115,11 @@ class Novita(NovitaGeneration, BaseLLM):
     ) -> Request:
         kwargs.pop("stream", None)
         fields, options = split_call_kwargs(kwargs)
-        params: JsonDict = {**self._default_params, **self.model_kwargs, **fields}
+        params: JsonDict = {
+            **self._default_params,
+            **self.model_kwargs,
+            **canonical(COMPLETIONS, fields),
+        }
         if stop:
             params["stop"] = stop
         elif not params.get("stop"):

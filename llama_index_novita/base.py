@@ -69,6 +69,7 @@ from novita_core.catalog import (
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
+    canonical,
     check_one_choice_stream,
     check_raw_values,
     json_schema_format,
@@ -293,9 +294,12 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
         params: dict[str, Any] = {"model": self.model, "temperature": self.temperature}
         for name in _NOVITA_FIELDS:
             params[name] = getattr(self, name)
-        for name, value in self.additional_kwargs.items():
-            if name != "extra_body" and (stream or name not in _STREAM_ONLY):
-                params[name] = value
+        additional = {
+            name: value
+            for name, value in self.additional_kwargs.items()
+            if name != "extra_body" and (stream or name not in _STREAM_ONLY)
+        }
+        params.update(canonical(CHAT, additional))
         if stream:
             params["stream"] = True
         return params
@@ -319,7 +323,12 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
     ) -> Request:
         call = dict(kwargs)
         extra_body = self._extra_body(call.pop("extra_body", None))
-        params = {**self._model_params(stream), **call, **payload, "model": self.model}
+        params = {
+            **self._model_params(stream),
+            **canonical(endpoint, call),
+            **payload,
+            "model": self.model,
+        }
         check_one_choice_stream(params)
         return build_request(endpoint, _for_endpoint(endpoint, params), extra_body=extra_body)
 

@@ -318,7 +318,7 @@ class NovitaClient:
     def _listing_options(self) -> openai.RequestOptions:
         # One attempt with its own short timeout: the listing must never hold up a call for
         # the call's timeout times its retries.
-        timeout = self.settings.timeout
+        timeout = self.settings.read_timeout
         return {"timeout": min(catalog.LISTING_TIMEOUT, timeout or catalog.LISTING_TIMEOUT)}
 
     def _read_listing(self) -> list[dict[str, Any]]:

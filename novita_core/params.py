@@ -189,6 +189,9 @@ _TABLE: dict[Endpoint, dict[str, ParamSpec]] = {
 }
 
 
+_ALIASES = frozenset(spec.name for spec in PARAMETERS if spec.alias_of is not None)
+
+
 def spec_for(endpoint: Endpoint, name: str) -> ParamSpec | None:
     """The table row for ``name`` on ``endpoint``, if the endpoint accepts it."""
     return _TABLE[endpoint].get(name)
@@ -330,6 +333,28 @@ def check_one_choice_stream(params: Mapping[str, Any]) -> None:
             "first would be lost. Use n=1 to stream, or call without streaming for several "
             "choices."
         )
+
+
+def canonical(endpoint: Endpoint, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with alias names (``max_completion_tokens``) renamed to the rows they stand for.
+
+    Adapters apply it to each layer (fields, ``model_kwargs``, per-call kwargs) before merging
+    the layers, so that an alias given per call overrides the field it stands for.
+
+    Raises:
+        InvalidParameterError: an alias and its target with different values in ``params``.
+    """
+    table = _TABLE[endpoint]
+    if not any(name in _ALIASES for name in params):
+        return dict(params)
+    renamed: dict[str, Any] = {}
+    for name, value in params.items():
+        spec = table.get(name)
+        if spec is not None and spec.alias_of is not None and value is not None:
+            renamed[_resolve_alias(spec, params)] = value
+        elif name not in renamed:
+            renamed[name] = value
+    return renamed
 
 
 def _resolve_alias(spec: ParamSpec, params: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
-_UNDECIDED, _THINKING, _ANSWER_START, _ANSWER = range(4)
+_UNDECIDED, _THINK_START, _THINKING, _ANSWER_START, _ANSWER = range(5)
 
 
 def split_think(content: str) -> tuple[str | None, str]:
@@ -97,8 +97,13 @@ class ThinkSplitter:
             if not lead.startswith(THINK_OPEN):
                 self._phase = _ANSWER
                 return "", pending
+            self._phase = _THINK_START
+            text = lead[len(THINK_OPEN) :]
+        if self._phase == _THINK_START:
+            text = text.lstrip()
+            if not text:
+                return "", ""
             self._phase = _THINKING
-            text = lead[len(THINK_OPEN) :].lstrip()
         if self._phase == _THINKING:
             return self._feed_thinking(text)
         return "", self._feed_answer_start(text)
@@ -123,7 +128,7 @@ class ThinkSplitter:
     def flush(self) -> tuple[str, str]:
         """What is held back, at the end of the choice: ``(reasoning, answer)``."""
         pending, self._pending = self._pending, ""
-        if self._phase == _THINKING:
+        if self._phase in (_THINK_START, _THINKING):
             return pending, ""
         if self._phase == _UNDECIDED:
             self._phase = _ANSWER

@@ -239,6 +239,14 @@ class NovitaSettings:
         )
 
     @property
+    def read_timeout(self) -> float | None:
+        """Seconds a read may wait: ``timeout`` itself, or the ``read`` of a ``Timeout``."""
+        if self.timeout is None or isinstance(self.timeout, float):
+            return self.timeout
+        read: float | None = self.timeout.read
+        return read
+
+    @property
     def pool_key(self) -> tuple[Any, ...]:
         """Identity of the connection pool these settings may share with others."""
         return (

@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 
 from novita_core._compat import http_lib
+from novita_core.catalog import LISTING_TIMEOUT
 from novita_core.client import NovitaClient
 from novita_core.connection import connect
 from novita_core.params import (
     CHAT,
     InvalidParameterError,
+    build_request,
     check_one_choice_stream,
     check_raw_values,
 )
@@ -19,6 +21,7 @@ from novita_core.settings import NovitaSettings, resolve_timeout
 from novita_core.testing import OfflineNovitaServer
 
 KEY = "sk-test-connection"
+MODEL = "meta-llama/llama-3.3-70b-instruct"
 
 
 def test_connect_reuses_the_connection_while_fields_are_unchanged() -> None:
@@ -65,6 +68,24 @@ def test_timeout_forms(given: Any, expected: Any) -> None:
 def test_bad_timeouts(bad: Any) -> None:
     with pytest.raises(ValueError, match="timeout must be"):
         resolve_timeout(bad)
+
+
+def test_model_listing_takes_its_limit_from_a_timeout_object(
+    novita_server: OfflineNovitaServer,
+) -> None:
+    settings = NovitaSettings.resolve(
+        api_key=novita_server.api_key,
+        base_url=novita_server.base_url,
+        timeout=http_lib.Timeout(0.5, connect=0.2),
+        model_listing=True,
+    )
+    assert settings.read_timeout == 0.5
+    NovitaClient(settings).create(
+        build_request("chat", {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
+    )
+    listing, chat = novita_server.requests
+    assert listing.path.endswith("/models") and chat.path.endswith("/chat/completions")
+    assert listing.headers["x-stainless-read-timeout"] == str(min(LISTING_TIMEOUT, 0.5))
 
 
 def test_timeout_object_reaches_the_sdk_and_keeps_pools_apart(
