@@ -9,6 +9,7 @@ from typing import Any
 import openai
 import pytest
 from llama_index.core.llms import ChatMessage
+from llama_index.core.tools import FunctionTool
 
 from llama_index_novita import NovitaAI, NovitaEmbedding
 from novita_core.testing import Fault, OfflineNovitaServer
@@ -258,3 +259,28 @@ def test_user_agent_is_the_sdks_public_one(
 ) -> None:
     run_chat(make_llm(model=MODEL), mode)
     assert server.last_request.headers["user-agent"] == f"{agent}/Python {openai.__version__}"
+
+
+@pytest.mark.parametrize(
+    "name", ["api_type", "api_version", "strict", "modalities", "audio_config", "tokenizer"]
+)
+def test_openai_like_arguments_the_readme_names_are_refused(
+    server: OfflineNovitaServer, make_llm: Callable[..., NovitaAI], name: str
+) -> None:
+    with pytest.raises(ValueError, match=name):
+        make_llm(**{name: None})
+    assert server.requests == []
+
+
+def test_raw_and_tool_calls_are_dicts_as_the_readme_says(
+    make_llm: Callable[..., NovitaAI],
+) -> None:
+    def multiply(a: int, b: int) -> int:
+        """Multiply two integers."""
+        return a * b
+
+    llm = make_llm(model=MODEL)
+    response = llm.chat_with_tools([FunctionTool.from_defaults(multiply)], "6 times 7?")
+    assert isinstance(response.raw, dict) and response.raw["usage"]["total_tokens"] > 0
+    calls = response.message.additional_kwargs["tool_calls"]
+    assert calls[0]["function"]["name"] == "multiply"
