@@ -78,8 +78,16 @@ def _status_error(
     return made
 
 
+def _sdk_user_agent(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
+    """The ``User-Agent`` the SDK's own public class sends (it uses the class name)."""
+    public = openai.AsyncOpenAI if isinstance(client, openai.AsyncOpenAI) else openai.OpenAI
+    return f"{public.__name__}/Python {openai.__version__}"
+
+
 class _NovitaOpenAI(openai.OpenAI):
     """``openai.OpenAI`` whose status errors carry Novita's reason, message and ``retry_after``."""
+
+    user_agent = property(_sdk_user_agent)  # not this private class's name
 
     def _make_status_error(
         self, err_msg: str, *, body: object, response: Any
@@ -93,6 +101,8 @@ class _NovitaOpenAI(openai.OpenAI):
 
 class _NovitaAsyncOpenAI(openai.AsyncOpenAI):
     """Async twin of :class:`_NovitaOpenAI`."""
+
+    user_agent = property(_sdk_user_agent)
 
     def _make_status_error(
         self, err_msg: str, *, body: object, response: Any
@@ -299,6 +309,16 @@ def _timeout_error(client: Any, request: Request) -> openai.APITimeoutError:
     return openai.APITimeoutError(request=http_lib.Request("POST", url))
 
 
+def _attempt_seconds(settings: NovitaSettings) -> float | None:
+    """Seconds a whole attempt may take: ``timeout``, or a ``Timeout``'s connect plus read."""
+    timeout = settings.timeout
+    read = settings.read_timeout
+    if read is None or isinstance(timeout, float):
+        return read
+    connect: float | None = timeout.connect
+    return read + (connect or 0.0)
+
+
 def _loop_deadline(timeout: float | None) -> float | None:
     return None if timeout is None else asyncio.get_running_loop().time() + timeout
 
@@ -447,7 +467,7 @@ class NovitaClient:
         """
         client = self.openai_client
         options = _options(request)
-        timeout = self.settings.timeout
+        timeout = _attempt_seconds(self.settings)
         self._ensure_listing()
 
         def attempt() -> dict[str, Any]:
@@ -468,7 +488,7 @@ class NovitaClient:
         """Async twin of :meth:`create`."""
         client = self.async_openai_client
         options = _options(request)
-        timeout = self.settings.timeout
+        timeout = _attempt_seconds(self.settings)
         await self._aensure_listing()
 
         async def attempt() -> dict[str, Any]:
@@ -525,7 +545,7 @@ class NovitaClient:
     def _listing_options(self) -> openai.RequestOptions:
         # One attempt with its own short timeout: the listing must never hold up a call for
         # the call's timeout times its retries.
-        timeout = self.settings.timeout
+        timeout = self.settings.read_timeout
         return {"timeout": min(catalog.LISTING_TIMEOUT, timeout or catalog.LISTING_TIMEOUT)}
 
     def _read_listing(self) -> list[dict[str, Any]]:
@@ -622,7 +642,7 @@ class NovitaClient:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.openai_client
         options = _options(request)
-        timeout = self.settings.timeout
+        timeout = _attempt_seconds(self.settings)
         self._ensure_listing()
 
         def open_stream() -> tuple[Any, Iterator[bytes], list[StreamDelta]]:
@@ -638,7 +658,7 @@ class NovitaClient:
                     )
             except UnicodeEncodeError as exc:
                 raise _unencodable(request, exc) from None
-            events = _sync_events(response, timeout)
+            events = _sync_events(response, self.settings.read_timeout)
             try:
                 first = self._next_deltas(events, asm)
             except _TRANSPORT_ERRORS as exc:
@@ -689,7 +709,7 @@ class NovitaClient:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.async_openai_client
         options = _options(request)
-        timeout = self.settings.timeout
+        timeout = _attempt_seconds(self.settings)
         await self._aensure_listing()
 
         async def open_stream() -> tuple[Any, AsyncIterator[bytes], list[StreamDelta]]:
@@ -711,7 +731,7 @@ class NovitaClient:
                 raise _timeout_error(client, request) from None
             except UnicodeEncodeError as exc:
                 raise _unencodable(request, exc) from None
-            events = _async_events(response, timeout)
+            events = _async_events(response, self.settings.read_timeout)
             try:
                 first = await self._anext_deltas(events, asm)
             except _TRANSPORT_ERRORS as exc:
