@@ -354,3 +354,12 @@ def test_logit_bias_keys_must_be_token_ids(hostile: Start, driver: Driver) -> No
     assert server.requests == []
     assert run(driver, server, call={"logit_bias": {"50256": -100, 13: 5}}) == "Hello world"
     assert server.requests[0].json["logit_bias"] == {"50256": -100, "13": 5}
+
+
+@each(CHAT)
+def test_drip_feed_is_cut_with_a_connect_read_timeout_pair(hostile: Start, driver: Driver) -> None:
+    server = hostile(_drip_all)
+    started = time.monotonic()
+    with pytest.raises(openai.APITimeoutError):
+        run(driver, server, init={"timeout": (0.3, TIMEOUT)})
+    assert time.monotonic() - started < LATE + 0.3
