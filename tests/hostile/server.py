@@ -14,7 +14,6 @@ import json
 import socket
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -255,13 +254,3 @@ def normal(seen: Seen) -> bytes:
 def answer_normally(conn: Conn, seen: Seen) -> None:
     """Script: a normal answer in one write."""
     conn.send(normal(seen))
-
-
-def wait_until(predicate: Callable[[], bool], seconds: float = 2.0) -> bool:
-    """Poll ``predicate`` for up to ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
