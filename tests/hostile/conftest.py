@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from hostile.server import HostileServer, Script
+from tests.hostile.server import HostileServer, Script
 
 ENV_VARS = ("NOVITA_API_KEY", "NOVITA_BASE_URL", "NOVITA_API_BASE", "NOVITA_LOG_REQUEST_BODIES")
 

@@ -11,7 +11,17 @@ from typing import Any
 import openai
 import pytest
 
-from hostile.server import (
+from novita_core import (
+    InvalidParameterError,
+    NovitaClient,
+    NovitaResponseError,
+    NovitaServerError,
+    NovitaSettings,
+    NovitaStreamServerError,
+    build_request,
+)
+from novita_core.retry import retry_after_seconds
+from tests.hostile.server import (
     API_KEY,
     Conn,
     HostileServer,
@@ -23,16 +33,6 @@ from hostile.server import (
     normal,
     sse_answer,
 )
-from novita_core import (
-    InvalidParameterError,
-    NovitaClient,
-    NovitaResponseError,
-    NovitaServerError,
-    NovitaSettings,
-    NovitaStreamServerError,
-    build_request,
-)
-from novita_core.retry import retry_after_seconds
 
 pytestmark = pytest.mark.timeout(60)
 

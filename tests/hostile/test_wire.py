@@ -15,9 +15,15 @@ from typing import Any
 
 import openai
 import pytest
-from reliability.rel_drivers import CHAT_PATH, LLM_DRIVERS, Driver
 
-from hostile.server import (
+from novita_core import (
+    InvalidParameterError,
+    NovitaResponseError,
+    NovitaServerError,
+    NovitaStreamError,
+    NovitaStreamServerError,
+)
+from tests.hostile.server import (
     API_KEY,
     Conn,
     HostileServer,
@@ -31,13 +37,7 @@ from hostile.server import (
     normal,
     sse_answer,
 )
-from novita_core import (
-    InvalidParameterError,
-    NovitaResponseError,
-    NovitaServerError,
-    NovitaStreamError,
-    NovitaStreamServerError,
-)
+from tests.reliability.rel_drivers import CHAT_PATH, LLM_DRIVERS, Driver
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from lc_helpers import stop_shared_server
 
 from novita_core.testing import OfflineNovitaServer
+from tests.langchain.lc_helpers import stop_shared_server
 
 ENV_VARS = ("NOVITA_API_KEY", "NOVITA_BASE_URL", "NOVITA_API_BASE")
 

@@ -20,13 +20,13 @@ from langchain_core.messages import (
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
-from lc_helpers import PNG_1X1
 from pydantic import BaseModel, Field
 
 from langchain_novita import ChatNovita
 from langchain_novita._messages import dict_to_message, message_to_dict
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.testing import Fault, OfflineNovitaServer
+from tests.langchain.lc_helpers import PNG_1X1
 
 R1 = "deepseek/deepseek-r1-turbo"
 

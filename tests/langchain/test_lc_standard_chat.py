@@ -9,11 +9,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
-from lc_helpers import shared_server
 from syrupy.assertion import SnapshotAssertion
 
 from langchain_novita import ChatNovita
 from novita_core.catalog import DEFAULT_CHAT_MODEL
+from tests.langchain.lc_helpers import shared_server
 
 NO_INTERNET = (
     "downloads its input file from the public internet (GitHub raw / w3.org / wikimedia), which "

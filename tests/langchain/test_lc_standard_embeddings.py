@@ -6,9 +6,9 @@ from typing import Any
 
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
-from lc_helpers import shared_server
 
 from langchain_novita import NovitaEmbeddings
+from tests.langchain.lc_helpers import shared_server
 
 
 class TestNovitaEmbeddingsUnit(EmbeddingsUnitTests):

@@ -15,13 +15,6 @@ from typing import Any
 
 import openai
 import pytest
-from rel_drivers import (
-    ALL_DRIVERS,
-    LLM_DRIVERS,
-    NON_STREAM_DRIVERS,
-    STREAM_DRIVERS,
-    Driver,
-)
 
 import novita_core.retry
 from novita_core import (
@@ -32,6 +25,13 @@ from novita_core import (
     NovitaStreamServerError,
 )
 from novita_core.testing import Fault, OfflineNovitaServer
+from tests.reliability.rel_drivers import (
+    ALL_DRIVERS,
+    LLM_DRIVERS,
+    NON_STREAM_DRIVERS,
+    STREAM_DRIVERS,
+    Driver,
+)
 
 pytestmark = pytest.mark.timeout(60)  # "no hang": every row is bounded
 

@@ -23,7 +23,6 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms import ChatMessage
-from rel_drivers import ALL_DRIVERS, Driver
 
 import novita_core.retry
 from langchain_novita import ChatNovita, Novita, NovitaEmbeddings
@@ -31,6 +30,7 @@ from llama_index_novita import NovitaAI, NovitaEmbedding
 from novita_core import NovitaClient, NovitaSettings, NovitaStreamError, build_request
 from novita_core._logging import BODY_OPT_IN_ENV, SDK_LOGGER, RequestBodyFilter
 from novita_core.testing import Fault, OfflineNovitaServer
+from tests.reliability.rel_drivers import ALL_DRIVERS, Driver
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -1,0 +1,1 @@
+"""Fault, load, secret and transport tests over every model class."""
