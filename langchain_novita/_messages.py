@@ -249,17 +249,17 @@ def response_metadata(
     response: Mapping[str, Any], choice: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The ``response_metadata`` of a message: model, finish reason, fingerprint, logprobs."""
-    metadata: dict[str, Any] = {"model_provider": MODEL_PROVIDER}
-    for key, value in (
+    fields = (
         ("model_name", response.get("model")),
         ("system_fingerprint", response.get("system_fingerprint")),
         ("id", response.get("id")),
         ("finish_reason", (choice or {}).get("finish_reason")),
         ("logprobs", (choice or {}).get("logprobs")),
-    ):
-        if value is not None:
-            metadata[key] = value
-    return metadata
+    )
+    return {
+        "model_provider": MODEL_PROVIDER,
+        **{key: value for key, value in fields if value is not None},
+    }
 
 
 def choice_to_message(response: Mapping[str, Any], choice: Mapping[str, Any]) -> BaseMessage:

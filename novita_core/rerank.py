@@ -138,13 +138,13 @@ class RerankPlan:
         results: list[dict[str, Any]] = []
         usage: dict[str, int] = {}
         for batch, answer in zip(self.batches, answers, strict=True):
-            for result in answer["results"]:
-                results.append(
-                    {
-                        "index": batch.offset + result["index"],
-                        "relevance_score": float(result["relevance_score"]),
-                    }
-                )
+            results.extend(
+                {
+                    "index": batch.offset + result["index"],
+                    "relevance_score": float(result["relevance_score"]),
+                }
+                for result in answer["results"]
+            )
             for key, value in (answer.get("usage") or {}).items():
                 if isinstance(value, int) and not isinstance(value, bool):
                     usage[key] = usage.get(key, 0) + value
