@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
@@ -617,7 +617,9 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
             The validated ``output_cls`` instance.
         """
         if not self._uses_json_schema():
-            return super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+            return cast(
+                "Model", super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+            )
         dispatcher.event(
             LLMStructuredPredictStartEvent(
                 output_cls=output_cls, template=prompt, template_args=prompt_args
@@ -637,7 +639,10 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
     ) -> Model:
         """Async :meth:`structured_predict`."""
         if not self._uses_json_schema():
-            return await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+            return cast(
+                "Model",
+                await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args),
+            )
         dispatcher.event(
             LLMStructuredPredictStartEvent(
                 output_cls=output_cls, template=prompt, template_args=prompt_args

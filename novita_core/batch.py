@@ -356,7 +356,9 @@ class BatchClient:
     def _content(self, file_id: str) -> bytes:
         client = self.client.openai_client
         url = self._url(f"/files/{file_id}/content")
-        return call_with_retry(lambda: client.get(url, cast_to=RawResponse).content, self._retries)
+        return call_with_retry(
+            lambda: bytes(client.get(url, cast_to=RawResponse).content), self._retries
+        )
 
     def upload(self, lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """``POST /files`` (multipart, ``purpose=batch``): the file object."""
