@@ -39,6 +39,9 @@ SYNC_CONTENDERS = (RAW, "ChatOpenAI", "ChatNovita", "OpenAILike", "NovitaAI")
 ASYNC_CONTENDERS = (RAW, RAW_AIOHTTP, "ChatOpenAI", "ChatNovita", "OpenAILike", "NovitaAI")
 BATCH_CONTENDERS = (RAW, "ChatOpenAI", "ChatNovita")
 RERANK_CONTENDERS = (RAW, "ChatNovita", "NovitaAI")
+# The physical floor (bench/floor.py): bare HTTP clients, no SDK, always run beside the rest.
+FLOOR_SYNC = ("floor:httpx",)
+FLOOR_ASYNC = ("floor:httpx", "floor:aiohttp")
 
 IMPORTS = (
     "openai",
@@ -116,33 +119,33 @@ def metrics_for(s: Sizes) -> list[Metric]:
             "invoke",
             "sync invoke (short reply)",
             "us/call",
-            SYNC_CONTENDERS,
+            SYNC_CONTENDERS + FLOOR_SYNC,
             {"n": s.invoke_n},
-            0.85,
+            0.55,
         ),
         Metric(
             "stream",
             "sync stream (200-chunk reply)",
             "us/chunk",
-            SYNC_CONTENDERS,
+            SYNC_CONTENDERS + FLOOR_SYNC,
             {"n": s.stream_n, "words": 200},
-            0.50,
+            0.35,
         ),
         Metric(
             "ainvoke",
             "async, 64 in flight",
             "us/call",
-            ASYNC_CONTENDERS,
+            ASYNC_CONTENDERS + FLOOR_ASYNC,
             {"n": s.ainvoke_n, "width": 64},
-            0.50,
+            0.45,
         ),
         Metric(
             "astream",
             "async stream, 16 x 200-chunk",
             "us/chunk",
-            ASYNC_CONTENDERS,
+            ASYNC_CONTENDERS + FLOOR_ASYNC,
             {"width": 16, "rounds": s.astream_rounds, "words": 200},
-            0.50,
+            0.35,
         ),
         Metric(
             "batch",
@@ -548,6 +551,7 @@ def print_table(result: dict[str, Any]) -> None:
         f"{meta['loadavg_after'][0]:.2f}, {meta['mode']}, {meta['reps']} reps"
     )
     print("median [min - max]; ratio = median / raw openai SDK median in this run")
+    print("floor:* = a bare HTTP client on the same server (JSON in and out, no SDK): the floor")
     print("=" * width)
     header = f"{'contender':<16}{'median':>12}{'spread':>26}{'ratio':>9}   target"
     for m in result["metrics"].values():
@@ -641,6 +645,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated phases to skip: timed, imports, rss",
     )
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per worker command")
+    p.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="leave out the bare-HTTP floor rows (floor:httpx, floor:aiohttp)",
+    )
     return p.parse_args(argv)
 
 
@@ -655,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:
     if only and RAW not in only:
         print("note: the raw openai SDK is the baseline; adding it", flush=True)
         wanted.insert(0, RAW)
+    if args.floor:
+        wanted += [n for n in FLOOR_ASYNC if n not in wanted]
     raise_fd_limit()
     t_start = time.perf_counter()
     notes: list[str] = []

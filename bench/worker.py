@@ -28,6 +28,7 @@ from typing import Any, TextIO
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from contenders import CONTENDERS, Contender
+from floor import FLOORS
 
 SHORT_PROMPT = "Say hello to the benchmark"
 
@@ -58,7 +59,7 @@ class Worker:
 
     # --- commands ---------------------------------------------------------------------------
     def init(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        cls = CONTENDERS[cmd["contender"]]
+        cls = {**CONTENDERS, **FLOORS}[cmd["contender"]]
         t0 = time.perf_counter()
         self.contender = cls(cmd["base_url"], cmd["api_key"])
         built = time.perf_counter() - t0
