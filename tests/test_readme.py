@@ -26,7 +26,9 @@ def test_readme_names_exactly_the_two_setup_commands() -> None:
 
 
 def python_blocks() -> list[str]:
-    blocks, inside, current = [], False, []
+    blocks: list[str] = []
+    current: list[str] = []
+    inside = False
     for line in README.splitlines():
         if line.strip() == "```python":
             inside, current = True, []

@@ -43,8 +43,8 @@ MODES = ["create", "acreate", "stream", "astream"]
 
 def client(server: HostileServer, **settings: Any) -> NovitaClient:
     options = {"max_retries": 0, "timeout": 5.0, **settings}
-    settings = NovitaSettings.resolve(api_key=API_KEY, base_url=server.base_url, **options)
-    return NovitaClient(settings)
+    resolved = NovitaSettings.resolve(api_key=API_KEY, base_url=server.base_url, **options)
+    return NovitaClient(resolved)
 
 
 def call(novita: NovitaClient, mode: str, content: str = "hi", endpoint: str = "chat") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,6 @@ def server(novita_server: OfflineNovitaServer) -> OfflineNovitaServer:
 
 
 @pytest.fixture
-def connect(server: OfflineNovitaServer) -> dict[str, str]:
+def connect(server: OfflineNovitaServer) -> dict[str, Any]:
     """Constructor kwargs that point a model at ``server``."""
     return {"api_key": server.api_key, "base_url": server.base_url}

@@ -39,7 +39,7 @@ HAPPY_ROUTES = [
 
 
 @pytest.fixture
-def chat(connect: dict[str, str]) -> ChatNovita:
+def chat(connect: dict[str, Any]) -> ChatNovita:
     return ChatNovita(
         model=MODEL,
         temperature=0.3,
@@ -51,7 +51,7 @@ def chat(connect: dict[str, str]) -> ChatNovita:
 
 
 @pytest.fixture
-def llm(connect: dict[str, str]) -> Novita:
+def llm(connect: dict[str, Any]) -> Novita:
     return Novita(
         model=MODEL, max_tokens=16, use_batch_api=True, batch_api_poll_interval=0.001, **connect
     )
@@ -111,7 +111,7 @@ def test_chat_batch_goes_through_the_batch_api_with_the_live_request_body(
     }
 
 
-def _connect(server: OfflineNovitaServer) -> dict[str, str]:
+def _connect(server: OfflineNovitaServer) -> dict[str, Any]:
     return {"api_key": server.api_key, "base_url": server.base_url}
 
 
@@ -124,7 +124,7 @@ async def test_chat_abatch_goes_through_the_batch_api(
 
 
 def test_without_use_batch_api_batch_stays_live(
-    connect: dict[str, str], server: OfflineNovitaServer
+    connect: dict[str, Any], server: OfflineNovitaServer
 ) -> None:
     out = ChatNovita(model=MODEL, **connect).batch(["a", "b"])
     assert [m.content for m in out] == ["Echo: a", "Echo: b"]
@@ -303,7 +303,7 @@ async def test_llm_abatch_and_verbs(llm: Novita, server: OfflineNovitaServer) ->
 
 
 def test_llm_unknown_model_every_line_fails(
-    connect: dict[str, str], server: OfflineNovitaServer
+    connect: dict[str, Any], server: OfflineNovitaServer
 ) -> None:
     llm = Novita(model="nobody/none", use_batch_api=True, batch_api_poll_interval=0.001, **connect)
     runs = Runs()
@@ -336,7 +336,7 @@ async def test_llm_abatch_runs_with_async_callbacks(llm: Novita) -> None:
     assert [m["novita_batch_api"] for m in runs.metadata] == [True, True]
 
 
-def test_batch_api_fields_are_validated(connect: dict[str, str]) -> None:
+def test_batch_api_fields_are_validated(connect: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="batch_api_poll_interval"):
         ChatNovita(model=MODEL, batch_api_poll_interval=0, **connect)
     assert ChatNovita(model=MODEL, use_batch_api=True, **connect).use_batch_api

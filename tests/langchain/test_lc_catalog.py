@@ -41,7 +41,7 @@ def _fresh_listings() -> Any:
 
 
 def test_profile_of_every_model_in_the_data_without_a_request(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     if not SOURCE.exists():
         pytest.skip("the models.dev snapshot is not beside the repository")
@@ -60,7 +60,7 @@ def test_profile_of_every_model_in_the_data_without_a_request(
 
 
 def test_the_listing_wins_for_models_built_after_the_first_call(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     server.add_model(NO_TOOLS, context_size=131072, tool_calling=True)
     before = ChatNovita(**connect, model=NO_TOOLS, model_listing=True)
@@ -75,7 +75,7 @@ def test_the_listing_wins_for_models_built_after_the_first_call(
 
 
 def test_profile_never_waits_for_a_hanging_listing(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     server.inject(Fault.stall(30, path="/models"))
     for _ in range(3):
@@ -84,7 +84,7 @@ def test_profile_never_waits_for_a_hanging_listing(
 
 
 def test_bind_tools_on_a_model_that_cannot_call_them(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     llm = ChatNovita(**connect, model=NO_TOOLS)
     with pytest.raises(ValueError, match=rf"{NO_TOOLS}.*cannot call tools.*{DEFAULT_CHAT_MODEL}"):
@@ -95,7 +95,7 @@ def test_bind_tools_on_a_model_that_cannot_call_them(
 
 
 def test_structured_output_default_method_follows_the_catalog(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     movie = ChatNovita(**connect).with_structured_output(Movie).invoke("'Matrix' came out in 1999")
     assert isinstance(movie, Movie)
@@ -108,7 +108,7 @@ def test_structured_output_default_method_follows_the_catalog(
 
 
 def test_reasoning_controls_reach_the_wire(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     llm = ChatNovita(
         **connect, thinking={"type": "disabled"}, reasoning_effort="low", max_completion_tokens=50
@@ -145,7 +145,7 @@ def test_reasoning_controls_reach_the_wire(
     ],
 )
 def test_bad_reasoning_controls_fail_before_any_request(
-    server: OfflineNovitaServer, connect: dict[str, str], kwargs: dict[str, Any], message: str
+    server: OfflineNovitaServer, connect: dict[str, Any], kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
         ChatNovita(**connect, **kwargs)
@@ -158,7 +158,7 @@ def test_bad_reasoning_controls_fail_before_any_request(
 
 
 def test_a_string_is_not_a_thinking_switch(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     with pytest.raises(ValueError, match="enable_thinking must be a boolean"):
         ChatNovita(**connect, enable_thinking="yes")
@@ -172,7 +172,7 @@ def test_a_string_is_not_a_thinking_switch(
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_inline_think_becomes_reasoning(
-    server: OfflineNovitaServer, connect: dict[str, str], stream: bool
+    server: OfflineNovitaServer, connect: dict[str, Any], stream: bool
 ) -> None:
     llm = ChatNovita(**connect, model=INLINE_THINK)
     if stream:
@@ -187,7 +187,7 @@ def test_inline_think_becomes_reasoning(
     assert reply.additional_kwargs["reasoning_content"] == "Thinking about: plan a trip\n"
 
 
-def test_cache_reads_and_cost(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_cache_reads_and_cost(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     llm = ChatNovita(**connect)  # deepseek-v4-flash: 0.14 / 0.28 / 0.028 cache read
     question = [("system", "You answer tersely and well."), ("human", "first question")]
     first = llm.invoke(question)
@@ -208,7 +208,7 @@ def test_cache_reads_and_cost(server: OfflineNovitaServer, connect: dict[str, st
     assert asyncio.run(llm.ainvoke("async me")).response_metadata["cost_usd"] > 0
 
 
-def test_no_cost_without_prices(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_no_cost_without_prices(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     server.add_model("acme/unpriced")
     reply = ChatNovita(**connect, model="acme/unpriced").invoke("hi")
     assert reply.usage_metadata is not None
@@ -217,7 +217,7 @@ def test_no_cost_without_prices(server: OfflineNovitaServer, connect: dict[str, 
 
 @pytest.mark.parametrize("reason", ["model_access_denied", "NOT_ENOUGH_BALANCE"])
 def test_permission_errors_are_typed_and_not_retried(
-    server: OfflineNovitaServer, connect: dict[str, str], reason: str
+    server: OfflineNovitaServer, connect: dict[str, Any], reason: str
 ) -> None:
     if reason == "model_access_denied":
         server.deny_model(PLAIN)

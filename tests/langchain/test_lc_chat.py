@@ -44,7 +44,7 @@ def sent(server: OfflineNovitaServer) -> dict[str, Any]:
 
 
 def test_minimal_request_sends_only_model_and_messages(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     ChatNovita(**connect).invoke("hello")
     assert sent(server) == {
@@ -72,7 +72,7 @@ ALL_FIELDS: dict[str, Any] = {
 
 
 def test_every_field_goes_to_the_top_level_of_the_body(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     ChatNovita(**connect, **ALL_FIELDS).invoke("hello")
     body = sent(server)
@@ -84,7 +84,7 @@ def test_every_field_goes_to_the_top_level_of_the_body(
 
 
 def test_reasoning_switches_and_extra_body(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     llm = ChatNovita(
         **connect, model=R1, separate_reasoning=True, enable_thinking=False, extra_body={"x_a": 1}
@@ -97,7 +97,7 @@ def test_reasoning_switches_and_extra_body(
 
 
 def test_per_call_kwargs_override_fields(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     llm = ChatNovita(**connect, temperature=0.9, top_k=10)
     llm.invoke("hi", temperature=0, top_k=3, stop=["x"])
@@ -105,14 +105,14 @@ def test_per_call_kwargs_override_fields(
     assert (body["temperature"], body["top_k"], body["stop"]) == (0, 3, ["x"])
 
 
-def test_bound_kwargs_reach_the_body(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_bound_kwargs_reach_the_body(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     ChatNovita(**connect).bind(min_p=0.2, user="u-1").invoke("hi")
     body = sent(server)
     assert body["min_p"] == 0.2 and body["user"] == "u-1"
 
 
 def test_model_kwargs_for_table_params_without_a_field(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     llm = ChatNovita(**connect, user="someone")
     assert llm.model_kwargs == {"user": "someone"}
@@ -120,7 +120,7 @@ def test_model_kwargs_for_table_params_without_a_field(
     assert sent(server)["user"] == "someone"
 
 
-def test_aliases(connect: dict[str, str]) -> None:
+def test_aliases(connect: dict[str, Any]) -> None:
     llm = ChatNovita(
         model_name="qwen/qwen-2.5-72b-instruct",
         novita_api_key=connect["api_key"],
@@ -141,7 +141,7 @@ def test_env_resolution(monkeypatch: pytest.MonkeyPatch, server: OfflineNovitaSe
 
 
 def test_streaming_request_asks_for_usage_unless_disabled(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     list(ChatNovita(**connect).stream("hi"))
     list(ChatNovita(**connect, stream_usage=False).stream("hi"))
@@ -155,7 +155,7 @@ def test_streaming_request_asks_for_usage_unless_disabled(
     assert all(b["stream"] is True for b in bodies)
 
 
-def test_headers_key_and_source(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_headers_key_and_source(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     ChatNovita(**connect, default_headers={"X-Trace": "t1"}).invoke("hi")
     request = server.requests[0]
     assert request.authorized
@@ -183,7 +183,7 @@ def test_headers_key_and_source(server: OfflineNovitaServer, connect: dict[str, 
     ],
 )
 def test_bad_constructor_values_fail_at_construction(
-    server: OfflineNovitaServer, connect: dict[str, str], kwargs: dict[str, Any], match: str
+    server: OfflineNovitaServer, connect: dict[str, Any], kwargs: dict[str, Any], match: str
 ) -> None:
     with pytest.raises(ValueError, match=match):
         ChatNovita(**connect, **kwargs)
@@ -200,7 +200,7 @@ def test_bad_constructor_values_fail_at_construction(
     ],
 )
 def test_bad_call_kwargs_fail_before_any_request(
-    server: OfflineNovitaServer, connect: dict[str, str], kwargs: dict[str, Any], match: str
+    server: OfflineNovitaServer, connect: dict[str, Any], kwargs: dict[str, Any], match: str
 ) -> None:
     llm = ChatNovita(**connect)
     with pytest.raises(ValueError, match=match):
@@ -222,7 +222,7 @@ def test_missing_key_is_a_clear_error() -> None:
 # -- key secrecy ---------------------------------------------------------------------------------
 
 
-def test_key_never_printed_or_serialized(connect: dict[str, str]) -> None:
+def test_key_never_printed_or_serialized(connect: dict[str, Any]) -> None:
     llm = ChatNovita(**connect)
     key = connect["api_key"]
     assert key not in repr(llm) and key not in str(llm)
@@ -232,7 +232,7 @@ def test_key_never_printed_or_serialized(connect: dict[str, str]) -> None:
 
 
 def test_server_errors_do_not_leak_the_key(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     wrong = ChatNovita(api_key="sk-wrong-secret-123", base_url=connect["base_url"], max_retries=0)
     with pytest.raises(openai.AuthenticationError) as info:
@@ -245,7 +245,7 @@ def test_server_errors_do_not_leak_the_key(
 
 @pytest.mark.filterwarnings("ignore:The function `loads` is in beta")
 def test_dumps_loads_round_trip_without_key(
-    monkeypatch: pytest.MonkeyPatch, connect: dict[str, str]
+    monkeypatch: pytest.MonkeyPatch, connect: dict[str, Any]
 ) -> None:
     llm = ChatNovita(**connect, temperature=0.2, top_k=5, repetition_penalty=1.05)
     text = dumps(llm)
@@ -266,7 +266,7 @@ def test_dumps_loads_round_trip_without_key(
 # -- retries go through the core -----------------------------------------------------------------
 
 
-def test_retry_on_503_then_success(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_retry_on_503_then_success(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     server.inject(Fault.status(503), times=1)
     assert ChatNovita(**connect, max_retries=1).invoke("hi").content
     assert len(server.requests) == 2
@@ -275,7 +275,7 @@ def test_retry_on_503_then_success(server: OfflineNovitaServer, connect: dict[st
 # -- conversions ---------------------------------------------------------------------------------
 
 
-def test_messages_to_wire(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_messages_to_wire(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     history = [
         SystemMessage("be brief"),
         HumanMessage("what is 2+2?", name="ada"),
@@ -310,7 +310,7 @@ def test_messages_to_wire(server: OfflineNovitaServer, connect: dict[str, str]) 
     ]
 
 
-def test_image_input_base64_and_url(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_image_input_base64_and_url(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     data_url = f"data:image/png;base64,{PNG_1X1}"
     llm = ChatNovita(**connect, model="qwen/qwen2.5-vl-72b-instruct")
     llm.invoke(
@@ -363,7 +363,7 @@ def test_wire_to_messages_round_trip() -> None:
 # -- results -------------------------------------------------------------------------------------
 
 
-def test_invoke_result_metadata_and_usage(connect: dict[str, str]) -> None:
+def test_invoke_result_metadata_and_usage(connect: dict[str, Any]) -> None:
     result = ChatNovita(**connect).invoke("hello world")
     assert result.content == "Echo: hello world"
     assert result.id and result.id.startswith("chatcmpl-")
@@ -377,7 +377,7 @@ def test_invoke_result_metadata_and_usage(connect: dict[str, str]) -> None:
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
 
 
-def test_logprobs_in_response_metadata(connect: dict[str, str]) -> None:
+def test_logprobs_in_response_metadata(connect: dict[str, Any]) -> None:
     result = ChatNovita(**connect, logprobs=True, top_logprobs=2).invoke("hello")
     content = result.response_metadata["logprobs"]["content"]
     assert content and len(content[0]["top_logprobs"]) == 2
@@ -386,7 +386,7 @@ def test_logprobs_in_response_metadata(connect: dict[str, str]) -> None:
     assert merged.response_metadata["logprobs"]["content"]
 
 
-def test_n_choices_give_n_generations(connect: dict[str, str]) -> None:
+def test_n_choices_give_n_generations(connect: dict[str, Any]) -> None:
     result = ChatNovita(**connect, n=3).generate([[HumanMessage("hi")]])
     assert len(result.generations[0]) == 3
 
@@ -400,7 +400,7 @@ def _aggregate(chunks: list[Any]) -> AIMessageChunk:
 
 
 @pytest.mark.parametrize("mode", ["invoke", "ainvoke", "stream", "astream"])
-def test_reasoning_content_everywhere(connect: dict[str, str], mode: str) -> None:
+def test_reasoning_content_everywhere(connect: dict[str, Any], mode: str) -> None:
     llm = ChatNovita(**connect, model=R1)
 
     async def collect() -> list[Any]:
@@ -421,7 +421,7 @@ def test_reasoning_content_everywhere(connect: dict[str, str], mode: str) -> Non
     assert any(block["type"] == "reasoning" for block in message.content_blocks)
 
 
-def test_stream_usage_once_and_metadata_once(connect: dict[str, str]) -> None:
+def test_stream_usage_once_and_metadata_once(connect: dict[str, Any]) -> None:
     chunks = list(ChatNovita(**connect).stream("one two three four"))
     assert sum(1 for c in chunks if c.usage_metadata) == 1
     assert chunks[-1].chunk_position == "last"
@@ -444,7 +444,7 @@ class TokenCounter(BaseCallbackHandler):
         self.ends += 1
 
 
-def test_callbacks_on_every_path(connect: dict[str, str]) -> None:
+def test_callbacks_on_every_path(connect: dict[str, Any]) -> None:
     counter = TokenCounter()
     llm = ChatNovita(**connect, callbacks=[counter])
     streamed = "".join(c.text for c in llm.stream("alpha beta"))
@@ -468,7 +468,7 @@ class GetWeather(BaseModel):
 
 
 def test_bind_tools_wire_format_and_choice_mapping(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     llm = ChatNovita(**connect)
     llm.bind_tools([GetWeather], tool_choice="any", parallel_tool_calls=False, strict=True).invoke(
@@ -484,9 +484,9 @@ def test_bind_tools_wire_format_and_choice_mapping(
     assert sent(server)["tool_choice"] == {"type": "function", "function": {"name": "GetWeather"}}
 
 
-def test_streamed_tool_call_assembly(connect: dict[str, str]) -> None:
+def test_streamed_tool_call_assembly(connect: dict[str, Any]) -> None:
     llm = ChatNovita(**connect).bind_tools([GetWeather], tool_choice="GetWeather")
-    chunks = list(llm.stream("What is the weather in Paris?"))
+    chunks: list[Any] = list(llm.stream("What is the weather in Paris?"))
     assert sum(len(c.tool_call_chunks) for c in chunks) > 1  # arrived in pieces
     full = _aggregate(chunks)
     assert len(full.tool_calls) == 1
@@ -499,7 +499,7 @@ def test_streamed_tool_call_assembly(connect: dict[str, str]) -> None:
 
 
 def test_tool_calling_loop_executes_the_tool(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     calls: list[tuple[int, int]] = []
 
@@ -548,7 +548,7 @@ class Pet(BaseModel):
 
 @pytest.mark.parametrize("method", ["function_calling", "json_schema", "json_mode"])
 def test_structured_output_into_pydantic(
-    server: OfflineNovitaServer, connect: dict[str, str], method: str
+    server: OfflineNovitaServer, connect: dict[str, Any], method: str
 ) -> None:
     # json_mode sends no schema (only the prompt names the keys), so its target has string fields
     schema: type[BaseModel] = Pet if method == "json_mode" else Person
@@ -568,7 +568,7 @@ def test_structured_output_into_pydantic(
         assert body["response_format"] == {"type": "json_object"}
 
 
-def test_structured_output_include_raw(connect: dict[str, str]) -> None:
+def test_structured_output_include_raw(connect: dict[str, Any]) -> None:
     structured = ChatNovita(**connect).with_structured_output(Person, include_raw=True)
     out = structured.invoke("Bob is 41")
     assert isinstance(out, dict)
@@ -577,7 +577,7 @@ def test_structured_output_include_raw(connect: dict[str, str]) -> None:
     assert out["parsing_error"] is None
 
 
-def test_structured_output_rejects_unknown_method(connect: dict[str, str]) -> None:
+def test_structured_output_rejects_unknown_method(connect: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="Unknown method"):
         ChatNovita(**connect).with_structured_output(Person, method="telepathy")  # type: ignore[arg-type]
 
@@ -585,20 +585,20 @@ def test_structured_output_rejects_unknown_method(connect: dict[str, str]) -> No
 # -- end to end ----------------------------------------------------------------------------------
 
 
-def test_lcel_chain(connect: dict[str, str]) -> None:
+def test_lcel_chain(connect: dict[str, Any]) -> None:
     prompt = ChatPromptTemplate.from_messages([("system", "Be nice."), ("human", "Hi {name}")])
     chain = prompt | ChatNovita(**connect) | StrOutputParser()
     assert chain.invoke({"name": "Ada"}) == "Echo: Hi Ada"
 
 
-def test_batch_of_twenty(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_batch_of_twenty(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     prompts = [f"prompt number {i}" for i in range(20)]
     results = ChatNovita(**connect).batch(prompts)
     assert [r.content for r in results] == [f"Echo: {p}" for p in prompts]
     assert len(server.requests) == 20
 
 
-def test_abatch_with_max_concurrency(connect: dict[str, str]) -> None:
+def test_abatch_with_max_concurrency(connect: dict[str, Any]) -> None:
     server = OfflineNovitaServer(api_key="k", latency=0.02).start()
     try:
         llm = ChatNovita(api_key="k", base_url=server.base_url)
@@ -610,7 +610,7 @@ def test_abatch_with_max_concurrency(connect: dict[str, str]) -> None:
         server.stop()
 
 
-def test_profile_from_core_catalog(connect: dict[str, str]) -> None:
+def test_profile_from_core_catalog(connect: dict[str, Any]) -> None:
     profile = ChatNovita(**connect, model=R1).profile
     assert profile is not None
     assert profile["reasoning_output"] is True
@@ -619,7 +619,7 @@ def test_profile_from_core_catalog(connect: dict[str, str]) -> None:
     assert ChatNovita(**connect, model="unknown/model").profile is None
 
 
-def test_ls_params(connect: dict[str, str]) -> None:
+def test_ls_params(connect: dict[str, Any]) -> None:
     llm = ChatNovita(**connect, temperature=0.5, max_tokens=9, stop="x")
     params = llm._get_ls_params()
     assert params == {
@@ -634,7 +634,7 @@ def test_ls_params(connect: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
-async def test_async_transport_can_be_chosen(connect: dict[str, str], transport: str) -> None:
+async def test_async_transport_can_be_chosen(connect: dict[str, Any], transport: str) -> None:
     llm = ChatNovita(**connect, async_transport=transport)
     assert (await llm.ainvoke("hello transport")).content
     with pytest.raises(ValueError, match="async_transport"):
@@ -643,7 +643,7 @@ async def test_async_transport_can_be_chosen(connect: dict[str, str], transport:
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_reasoning_details_go_back_to_the_model(
-    server: OfflineNovitaServer, connect: dict[str, str], stream: bool
+    server: OfflineNovitaServer, connect: dict[str, Any], stream: bool
 ) -> None:
     llm = ChatNovita(**connect, model="minimax/minimax-m2")
     question = HumanMessage("Plan a trip")

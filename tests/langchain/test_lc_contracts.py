@@ -36,7 +36,7 @@ class TokenChunks(BaseCallbackHandler):
         self.messages.append(chunk.message)
 
 
-def chat(connect: dict[str, str], **kwargs: Any) -> ChatNovita:
+def chat(connect: dict[str, Any], **kwargs: Any) -> ChatNovita:
     return ChatNovita(model=MODEL, **connect, **kwargs)
 
 
@@ -57,7 +57,7 @@ def assert_one_message(chunks: list[AIMessageChunk], *, usage: bool = True) -> N
 # -- a stream is one message -----------------------------------------------------------------
 
 
-def test_stream_is_one_message_with_usage_on_the_last_chunk(connect: dict[str, str]) -> None:
+def test_stream_is_one_message_with_usage_on_the_last_chunk(connect: dict[str, Any]) -> None:
     seen = TokenChunks()
     chunks = list(chat(connect).stream("hi", config={"callbacks": [seen]}))
     assert_one_message(chunks)
@@ -69,7 +69,7 @@ def test_stream_is_one_message_with_usage_on_the_last_chunk(connect: dict[str, s
     assert merged.usage_metadata is not None and merged.usage_metadata["total_tokens"] == 3
 
 
-def test_astream_is_one_message_with_usage_on_the_last_chunk(connect: dict[str, str]) -> None:
+def test_astream_is_one_message_with_usage_on_the_last_chunk(connect: dict[str, Any]) -> None:
     seen = TokenChunks()
 
     async def collect() -> list[AIMessageChunk]:
@@ -81,22 +81,22 @@ def test_astream_is_one_message_with_usage_on_the_last_chunk(connect: dict[str, 
     assert_one_message(seen.messages)
 
 
-def test_stream_without_usage_still_closes_its_own_message(connect: dict[str, str]) -> None:
+def test_stream_without_usage_still_closes_its_own_message(connect: dict[str, Any]) -> None:
     chunks = list(chat(connect, stream_usage=False).stream("hi"))
     assert_one_message(chunks, usage=False)
 
 
-def test_streamed_tool_call_is_one_message(connect: dict[str, str]) -> None:
+def test_streamed_tool_call_is_one_message(connect: dict[str, Any]) -> None:
     llm = chat(connect).bind_tools([multiply], tool_choice="multiply")
     chunks = list(llm.stream("What is 6 times 7?"))
     assert_one_message(chunks)
-    merged = chunks[0]
+    merged: Any = chunks[0]
     for chunk in chunks[1:]:
         merged += chunk
     assert [call["name"] for call in merged.tool_calls] == ["multiply"]
 
 
-def test_invoke_with_streaming_true_is_one_message(connect: dict[str, str]) -> None:
+def test_invoke_with_streaming_true_is_one_message(connect: dict[str, Any]) -> None:
     seen = TokenChunks()
     message = chat(connect, streaming=True).invoke("hi", config={"callbacks": [seen]})
     assert message.usage_metadata is not None and message.usage_metadata["total_tokens"] == 3
@@ -117,7 +117,7 @@ def test_invoke_with_streaming_true_is_one_message(connect: dict[str, str]) -> N
     ],
 )
 def test_n_above_one_is_refused_on_streams(
-    server: OfflineNovitaServer, connect: dict[str, str], run: Any
+    server: OfflineNovitaServer, connect: dict[str, Any], run: Any
 ) -> None:
     with pytest.raises(InvalidParameterError, match=r"n=\d cannot be streamed"):
         run(chat(connect))
@@ -125,7 +125,7 @@ def test_n_above_one_is_refused_on_streams(
 
 
 def test_n_field_with_streaming_is_refused_and_invoke_without_is_fine(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     with pytest.raises(InvalidParameterError, match="n=2 cannot be streamed"):
         chat(connect, n=2, streaming=True).invoke("hi")
@@ -138,7 +138,7 @@ def test_n_field_with_streaming_is_refused_and_invoke_without_is_fine(
 
 
 def test_completions_n_above_one_is_refused_on_streams(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     llm = Novita(model=MODEL, n=2, **connect)
     with pytest.raises(InvalidParameterError, match="n=2 cannot be streamed"):
@@ -166,7 +166,7 @@ async def _drain(stream: Any) -> list[Any]:
     ids=["int", "float", "connect-read-pair", "timeout-object"],
 )
 def test_timeout_forms_reach_the_openai_client(
-    server: OfflineNovitaServer, connect: dict[str, str], timeout: Any, read: str
+    server: OfflineNovitaServer, connect: dict[str, Any], timeout: Any, read: str
 ) -> None:
     chat(connect, timeout=timeout).invoke("hi")
     # The SDK announces the read timeout of the request it sent.
@@ -176,7 +176,7 @@ def test_timeout_forms_reach_the_openai_client(
 
 
 def test_request_timeout_alias_takes_a_pair(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     Novita(model=MODEL, request_timeout=(1, 4), **connect).invoke("Once")
     assert server.last_request.headers["x-stainless-read-timeout"] == "4.0"
@@ -184,7 +184,7 @@ def test_request_timeout_alias_takes_a_pair(
 
 @pytest.mark.parametrize("timeout", [True, 0, -1, "10", (1, 2, 3), (0, 5), float("nan")])
 def test_bad_timeouts_are_refused_at_construction(
-    server: OfflineNovitaServer, connect: dict[str, str], timeout: Any
+    server: OfflineNovitaServer, connect: dict[str, Any], timeout: Any
 ) -> None:
     with pytest.raises(ValueError, match="timeout must be"):
         chat(connect, timeout=timeout)
@@ -196,7 +196,7 @@ def test_bad_timeouts_are_refused_at_construction(
 
 @pytest.mark.parametrize("model_cls", [ChatNovita, Novita, NovitaEmbeddings])
 def test_unknown_argument_error_lists_every_constructor_field(
-    connect: dict[str, str], model_cls: Any
+    connect: dict[str, Any], model_cls: Any
 ) -> None:
     with pytest.raises(ValueError) as info:
         model_cls(**connect, no_such_option=1)
@@ -222,7 +222,7 @@ def _numeric_fields(model_cls: Any, endpoint: Any) -> list[str]:
 )
 @pytest.mark.parametrize("flag", [True, False])
 def test_constructors_refuse_booleans_for_numbers(
-    server: OfflineNovitaServer, connect: dict[str, str], model_cls: Any, endpoint: Any, flag: bool
+    server: OfflineNovitaServer, connect: dict[str, Any], model_cls: Any, endpoint: Any, flag: bool
 ) -> None:
     for name in _numeric_fields(model_cls, endpoint):
         with pytest.raises(ValueError, match=f"{name} must be"):
@@ -232,7 +232,7 @@ def test_constructors_refuse_booleans_for_numbers(
     assert server.requests == []
 
 
-def test_numbers_still_pass(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_numbers_still_pass(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     chat(connect, temperature=1, top_p=0.5, max_tokens=5, logit_bias={50256: -100}).invoke("hi")
     body = server.last_request.json
     assert (body["temperature"], body["top_p"], body["max_tokens"]) == (1.0, 0.5, 5)
@@ -248,7 +248,7 @@ def test_numbers_still_pass(server: OfflineNovitaServer, connect: dict[str, str]
     ids=["name", "dict"],
 )
 def test_named_tool_choice_must_match_a_bound_tool(
-    server: OfflineNovitaServer, connect: dict[str, str], choice: Any
+    server: OfflineNovitaServer, connect: dict[str, Any], choice: Any
 ) -> None:
     with pytest.raises(InvalidParameterError, match=r"'divide'.*\['multiply'\]"):
         chat(connect).bind_tools([multiply], tool_choice=choice)
@@ -256,7 +256,7 @@ def test_named_tool_choice_must_match_a_bound_tool(
 
 
 def test_named_tool_choice_of_a_bound_tool_is_sent(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     chat(connect).bind_tools([multiply], tool_choice="multiply").invoke("6 times 7?")
     assert server.last_request.json["tool_choice"] == {
@@ -286,7 +286,7 @@ def test_malformed_port_is_refused_at_construction() -> None:
 
 
 def test_model_copy_of_base_url_and_api_key_goes_to_the_new_server(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     llm = chat(connect)
     llm.invoke("first")
@@ -301,7 +301,7 @@ def test_model_copy_of_base_url_and_api_key_goes_to_the_new_server(
 
 
 def test_model_copy_of_api_key_alone_is_used(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     wrong = chat(connect, max_retries=0).model_copy(update={"api_key": "not-the-key"})
     with pytest.raises(openai.AuthenticationError):
@@ -310,7 +310,7 @@ def test_model_copy_of_api_key_alone_is_used(
 
 
 def test_model_copy_of_retries_timeout_and_headers_is_used(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     llm = chat(connect, max_retries=0)
     copied = llm.model_copy(
@@ -329,12 +329,12 @@ def test_model_copy_of_retries_timeout_and_headers_is_used(
     assert "x-trace" not in server.last_request.headers
 
 
-def test_model_copy_with_a_bad_base_url_fails_at_once(connect: dict[str, str]) -> None:
+def test_model_copy_with_a_bad_base_url_fails_at_once(connect: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="base_url="):
         chat(connect).model_copy(update={"base_url": "not a url"})
 
 
-def test_model_copy_of_embeddings_uses_the_new_server(connect: dict[str, str]) -> None:
+def test_model_copy_of_embeddings_uses_the_new_server(connect: dict[str, Any]) -> None:
     with OfflineNovitaServer(api_key="second-key") as other:
         moved = NovitaEmbeddings(**connect).model_copy(
             update={"base_url": other.base_url, "api_key": "second-key"}

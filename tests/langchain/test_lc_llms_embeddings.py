@@ -18,7 +18,7 @@ from novita_core.testing import OfflineNovitaServer
 
 
 def test_llm_invoke_sends_completions_body(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     llm = Novita(**connect, temperature=0.1, max_tokens=20, repetition_penalty=1.2, top_k=8)
     assert llm.invoke("The capital of France is") == " Echo: The capital of France is"
@@ -34,7 +34,7 @@ def test_llm_invoke_sends_completions_body(
     }
 
 
-def test_llm_generate_many_prompts_usage_and_logprobs(connect: dict[str, str]) -> None:
+def test_llm_generate_many_prompts_usage_and_logprobs(connect: dict[str, Any]) -> None:
     llm = Novita(**connect, logprobs=2)
     result = llm.generate(["one", "two words", "three little words"])
     assert [g[0].text for g in result.generations] == [
@@ -52,7 +52,7 @@ def test_llm_generate_many_prompts_usage_and_logprobs(connect: dict[str, str]) -
     assert [g[0].text for g in agen.generations] == [" Echo: one", " Echo: two words"]
 
 
-def test_llm_stream_and_astream(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_llm_stream_and_astream(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     llm = Novita(**connect)
     assert "".join(llm.stream("a b c")) == " Echo: a b c"
 
@@ -64,7 +64,7 @@ def test_llm_stream_and_astream(server: OfflineNovitaServer, connect: dict[str, 
     assert Novita(**connect, streaming=True).invoke("x y") == " Echo: x y"
 
 
-def test_llm_validation_and_ls_params(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_llm_validation_and_ls_params(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="logprobs"):
         Novita(**connect, logprobs=9)
     with pytest.raises(ValueError, match="Unknown parameter 'tools'"):
@@ -82,7 +82,7 @@ def test_llm_validation_and_ls_params(server: OfflineNovitaServer, connect: dict
 
 
 def test_embeddings_batches_preserve_order(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     embeddings = NovitaEmbeddings(**connect, chunk_size=2)
     texts = [f"text {i}" for i in range(5)]
@@ -96,7 +96,7 @@ def test_embeddings_batches_preserve_order(
 
 
 def test_embeddings_empty_list_sends_nothing(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     embeddings = NovitaEmbeddings(**connect)
     assert embeddings.embed_documents([]) == []
@@ -104,7 +104,7 @@ def test_embeddings_empty_list_sends_nothing(
     assert server.requests == []
 
 
-def test_embeddings_dimensions(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_embeddings_dimensions(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     vector = NovitaEmbeddings(**connect, dimensions=256).embed_query("hi")
     assert len(vector) == 256
     assert server.requests[0].json == {
@@ -123,7 +123,7 @@ def test_embeddings_dimensions(server: OfflineNovitaServer, connect: dict[str, s
     ],
 )
 def test_embeddings_validation(
-    server: OfflineNovitaServer, connect: dict[str, str], kwargs: dict[str, Any], match: str
+    server: OfflineNovitaServer, connect: dict[str, Any], kwargs: dict[str, Any], match: str
 ) -> None:
     with pytest.raises(ValueError, match=match):
         NovitaEmbeddings(**connect, **kwargs)

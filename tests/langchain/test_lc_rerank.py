@@ -35,7 +35,7 @@ def rerank_bodies(server: OfflineNovitaServer) -> list[Any]:
     return [r.json for r in server.requests if r.path.endswith("/rerank")]
 
 
-def test_defaults_and_request_json(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_defaults_and_request_json(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     reranker = NovitaRerank(**connect)
     assert isinstance(reranker, BaseDocumentCompressor)
     assert (reranker.model, reranker.top_n) == (DEFAULT_RERANK_MODEL, 3)
@@ -49,7 +49,7 @@ def test_defaults_and_request_json(server: OfflineNovitaServer, connect: dict[st
 
 
 def test_rerank_accepts_strings_documents_and_dicts(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     reranker = NovitaRerank(**connect, model="qwen/qwen3-reranker-8b", top_n=None)
     mixed: list[Any] = [TEXTS[0], DOCS[1], {"title": "Rome", "body": TEXTS[3]}]
@@ -63,7 +63,7 @@ def test_rerank_accepts_strings_documents_and_dicts(
     assert "top_n" not in rerank_bodies(server)[-1]
 
 
-def test_compress_documents_returns_scored_copies_best_first(connect: dict[str, str]) -> None:
+def test_compress_documents_returns_scored_copies_best_first(connect: dict[str, Any]) -> None:
     reranker = NovitaRerank(**connect, top_n=2)
     originals = [doc.model_copy(deep=True) for doc in DOCS]
     kept = reranker.compress_documents(DOCS, QUERY)
@@ -75,7 +75,7 @@ def test_compress_documents_returns_scored_copies_best_first(connect: dict[str, 
     assert kept[0] is not DOCS[1]
 
 
-async def test_async_paths_match_sync(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+async def test_async_paths_match_sync(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     reranker = NovitaRerank(**connect, top_n=2)
     assert await reranker.arerank(TEXTS, QUERY) == reranker.rerank(TEXTS, QUERY)
     assert await reranker.acompress_documents(DOCS, QUERY) == reranker.compress_documents(
@@ -84,14 +84,14 @@ async def test_async_paths_match_sync(server: OfflineNovitaServer, connect: dict
     assert len(rerank_bodies(server)) == 4
 
 
-def test_empty_input_sends_nothing(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_empty_input_sends_nothing(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     reranker = NovitaRerank(**connect)
     assert reranker.rerank([], QUERY) == []
     assert reranker.compress_documents([], QUERY) == []
     assert server.requests == []
 
 
-def test_split_input_is_merged(server: OfflineNovitaServer, connect: dict[str, str]) -> None:
+def test_split_input_is_merged(server: OfflineNovitaServer, connect: dict[str, Any]) -> None:
     reranker = NovitaRerank(**connect, top_n=3, max_documents_per_request=2)
     assert reranker.rerank(TEXTS, QUERY) == NovitaRerank(**connect).rerank(TEXTS, QUERY)
     assert [len(b["documents"]) for b in rerank_bodies(server)] == [2, 2, 1, 5]
@@ -108,7 +108,7 @@ def test_split_input_is_merged(server: OfflineNovitaServer, connect: dict[str, s
     ],
 )
 def test_bad_arguments_fail_at_construction(
-    server: OfflineNovitaServer, connect: dict[str, str], kwargs: dict[str, Any], message: str
+    server: OfflineNovitaServer, connect: dict[str, Any], kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
         NovitaRerank(**connect, **kwargs)
@@ -116,7 +116,7 @@ def test_bad_arguments_fail_at_construction(
 
 
 def test_bad_call_arguments_fail_before_any_request(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     reranker = NovitaRerank(**connect)
     with pytest.raises(InvalidParameterError, match="query must not be empty"):
@@ -128,7 +128,7 @@ def test_bad_call_arguments_fail_before_any_request(
 
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_transient_errors_are_retried_exactly(
-    server: OfflineNovitaServer, connect: dict[str, str], status: int
+    server: OfflineNovitaServer, connect: dict[str, Any], status: int
 ) -> None:
     server.inject(Fault.status(status, retry_after_ms=5), times=10)
     with pytest.raises(openai.APIStatusError) as info:
@@ -142,7 +142,7 @@ def test_transient_errors_are_retried_exactly(
 
 
 async def test_async_errors_are_retried_exactly(
-    server: OfflineNovitaServer, connect: dict[str, str]
+    server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
     server.inject(Fault.status(503, retry_after_ms=5), times=10)
     with pytest.raises(openai.InternalServerError):
@@ -172,7 +172,7 @@ def test_key_from_env(server: OfflineNovitaServer, monkeypatch: pytest.MonkeyPat
 
 
 @pytest.fixture
-def compression_retriever(connect: dict[str, str]) -> ContextualCompressionRetriever:
+def compression_retriever(connect: dict[str, Any]) -> ContextualCompressionRetriever:
     store = InMemoryVectorStore.from_documents(DOCS, NovitaEmbeddings(**connect))
     return ContextualCompressionRetriever(
         base_compressor=NovitaRerank(**connect, top_n=2),
@@ -200,7 +200,7 @@ async def test_contextual_compression_retriever_async(
 def test_retriever_rerank_chat_chain(
     compression_retriever: ContextualCompressionRetriever,
     server: OfflineNovitaServer,
-    connect: dict[str, str],
+    connect: dict[str, Any],
 ) -> None:
     prompt = ChatPromptTemplate.from_template("Context:\n{context}\n\nQuestion: {question}")
     chain = (

@@ -95,7 +95,8 @@ def test_failed_lines_raise_after_the_batch_or_stay_in_place(
         llm.batch_api_chat([user("a"), user("b")], poll_interval=0.001)
     assert routes(server)[-1].endswith("/content")
     out = llm.batch_api_complete(["a", "b"], poll_interval=0.001, return_exceptions=True)
-    assert [type(r) for r in out] == [BatchLineError, BatchLineError]
+    kinds: list[type] = [type(r) for r in out]
+    assert kinds == [BatchLineError, BatchLineError]
 
 
 def test_verbs_submit_status_retrieve_cancel(novita: NovitaAI, server: OfflineNovitaServer) -> None:

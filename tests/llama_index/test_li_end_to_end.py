@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from llama_index.core import Document, Settings, VectorStoreIndex
@@ -76,7 +77,7 @@ def test_function_agent_calls_python_tool(llm: NovitaAI, server: OfflineNovitaSe
         calls.append((a, b))
         return a * b
 
-    async def main() -> tuple[str, list[object]]:
+    async def main() -> tuple[str, list[Any]]:
         agent = FunctionAgent(tools=[multiply], llm=llm, system_prompt="Use tools.")
         handler = agent.run("What is 6 times 7?")
         events = [event async for event in handler.stream_events()]

@@ -57,8 +57,8 @@ def make_rerank(server: OfflineNovitaServer) -> Any:
 
 def test_defaults_request_and_scores(make_rerank: Any, server: OfflineNovitaServer) -> None:
     reranker = make_rerank()
-    assert isinstance(reranker, BaseNodePostprocessor)
     assert (reranker.model, reranker.top_n) == (DEFAULT_RERANK_MODEL, 3)
+    assert isinstance(reranker, BaseNodePostprocessor)
     ranked = reranker.postprocess_nodes(nodes(), query_str=QUERY)
     assert rerank_bodies(server) == [
         {"model": DEFAULT_RERANK_MODEL, "query": QUERY, "documents": TEXTS, "top_n": 3}

@@ -347,7 +347,7 @@ def test_invalid_call_parameter_fails_before_any_request(
     assert novita_server.requests == []
 
 
-INVALID_INIT = {
+INVALID_INIT: dict[str, dict[str, Any]] = {
     "ChatNovita": {"top_k": 0},
     "Novita": {"top_k": 0},
     "NovitaAI.chat": {"top_k": 0},

@@ -122,7 +122,7 @@ def test_key_from_the_environment_never_shows(
     server: OfflineNovitaServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NOVITA_API_KEY", KEY)
-    models = [
+    models: list[Any] = [
         ChatNovita(base_url=server.base_url),
         Novita(base_url=server.base_url),
         NovitaEmbeddings(base_url=server.base_url),
