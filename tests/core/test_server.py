@@ -439,6 +439,7 @@ def test_fault_drop_stream(novita_server: OfflineNovitaServer) -> None:
     assert response.status == 200
     with pytest.raises(http.client.IncompleteRead) as info:
         response.read()
+    conn.close()
     partial = info.value.partial.decode()
     assert partial.count("data: ") == 2 and "[DONE]" not in partial
 
@@ -637,6 +638,7 @@ def test_cli_prints_base_url() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+        proc.stdout.close()
 
 
 def test_models_listing_has_novitas_shape(novita_server: OfflineNovitaServer) -> None:
