@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from importlib import import_module, metadata
 from typing import Any
 
@@ -29,10 +29,28 @@ def _content(answer: bytes) -> str:
     return str(json.loads(answer)["choices"][0]["message"]["content"] or "")
 
 
-def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
-    for line in lines:
-        if line.startswith("data: ") and line != "data: [DONE]":
-            yield json.loads(line[6:])
+def _event(line: str) -> dict[str, Any] | None:
+    """The decoded JSON of an SSE ``data:`` line; None for other lines and ``[DONE]``."""
+    if line.startswith("data: ") and line != "data: [DONE]":
+        return dict(json.loads(line[6:]))
+    return None
+
+
+class _Floor(Contender):
+    """What both floors share: the URL, the headers, and counting a stream's events."""
+
+    supports_batch = False
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        super().__init__(base_url, api_key)
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        self._url = base_url.rstrip("/") + "/chat/completions"
+
+    async def astream(self, prompt: str) -> int:
+        n = 0
+        async for _ in self.astream_iter(prompt):
+            n += 1
+        return n
 
 
 def openai_http_library() -> str:
@@ -41,20 +59,17 @@ def openai_http_library() -> str:
     return "httpx2" if major >= 3 else "httpx"
 
 
-class BareHttpx(Contender):
+class BareHttpx(_Floor):
     """``httpx`` / ``httpx2`` ``Client`` and ``AsyncClient``: POST, read, ``json.loads``."""
 
     name = "floor:httpx"
-    supports_batch = False
 
     def __init__(self, base_url: str, api_key: str) -> None:
         super().__init__(base_url, api_key)
         http: Any = import_module(openai_http_library())
         self.library = http.__name__
-        headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-        self._url = base_url.rstrip("/") + "/chat/completions"
-        self._sync = http.Client(headers=headers)
-        self._async = http.AsyncClient(headers=headers)
+        self._sync = http.Client(headers=self._headers)
+        self._async = http.AsyncClient(headers=self._headers)
 
     def invoke(self, prompt: str) -> str:
         return _content(self._sync.post(self._url, content=_body(prompt)).raise_for_status().read())
@@ -62,43 +77,34 @@ class BareHttpx(Contender):
     def stream(self, prompt: str) -> int:
         with self._sync.stream("POST", self._url, content=_body(prompt, stream=True)) as resp:
             resp.raise_for_status()
-            return sum(1 for _ in _events(resp.iter_lines()))
+            return sum(1 for line in resp.iter_lines() if _event(line) is not None)
 
     async def ainvoke(self, prompt: str) -> str:
         resp = await self._async.post(self._url, content=_body(prompt))
         return _content(resp.raise_for_status().content)
-
-    async def astream(self, prompt: str) -> int:
-        n = 0
-        async for _ in self.astream_iter(prompt):
-            n += 1
-        return n
 
     async def astream_iter(self, prompt: str) -> AsyncIterator[Any]:  # type: ignore[override]
         request = self._async.stream("POST", self._url, content=_body(prompt, stream=True))
         async with request as resp:
             resp.raise_for_status()
             async for line in resp.aiter_lines():
-                if line.startswith("data: ") and line != "data: [DONE]":
-                    yield json.loads(line[6:])
+                if (event := _event(line)) is not None:
+                    yield event
 
     async def aclose(self) -> None:
         await self._async.aclose()
 
 
-class BareAiohttp(Contender):
+class BareAiohttp(_Floor):
     """``aiohttp.ClientSession`` (async only): POST, read, ``json.loads``."""
 
     name = "floor:aiohttp"
-    supports_batch = False
 
     def __init__(self, base_url: str, api_key: str) -> None:
         super().__init__(base_url, api_key)
         import aiohttp
 
         self._aiohttp = aiohttp
-        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-        self._url = base_url.rstrip("/") + "/chat/completions"
         self._session: Any = None  # made on the worker's event loop, at the first async call
 
     def invoke(self, prompt: str) -> str:
@@ -116,19 +122,12 @@ class BareAiohttp(Contender):
             resp.raise_for_status()
             return _content(await resp.read())
 
-    async def astream(self, prompt: str) -> int:
-        n = 0
-        async for _ in self.astream_iter(prompt):
-            n += 1
-        return n
-
     async def astream_iter(self, prompt: str) -> AsyncIterator[Any]:  # type: ignore[override]
         async with self._client().post(self._url, data=_body(prompt, stream=True)) as resp:
             resp.raise_for_status()
             async for raw in resp.content:
-                line = raw.decode().rstrip("\r\n")
-                if line.startswith("data: ") and line != "data: [DONE]":
-                    yield json.loads(line[6:])
+                if (event := _event(raw.decode().rstrip("\r\n"))) is not None:
+                    yield event
 
     async def aclose(self) -> None:
         if self._session is not None:
