@@ -23,7 +23,13 @@ from novita_core.params import (
     spec_for,
     validate_params,
 )
-from novita_core.settings import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NovitaSettings
+from novita_core.settings import (
+    API_KEY_ENV,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    NovitaSettings,
+    check_picklable,
+)
 
 if TYPE_CHECKING:
     from novita_core.client import NovitaClient
@@ -163,6 +169,25 @@ class NovitaConnection(BaseModel):
         from novita_core.client import NovitaClient  # imports the openai SDK: first use only
 
         self._client = NovitaClient(settings)
+
+    # Pickles and copies (Ray, spawn pools, joblib, ``copy.deepcopy``) carry the fields and the
+    # core client's settings, never a connection pool: NovitaClient rebuilds one lazily in the
+    # process that uses it.
+
+    def __getstate__(self) -> dict[Any, Any]:
+        check_picklable(
+            type(self).__name__,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
+        return super().__getstate__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        memo = {} if memo is None else memo
+        for client in (self.http_client, self.http_async_client):
+            if client is not None:
+                memo[id(client)] = client  # the copy shares the user's HTTP clients
+        return super().__deepcopy__(memo)
 
 
 class NovitaGeneration(NovitaConnection):

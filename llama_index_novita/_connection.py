@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
+from typing_extensions import Self
 
-from novita_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NovitaSettings
+from novita_core.settings import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    NovitaSettings,
+    check_picklable,
+)
 
 if TYPE_CHECKING:
     from novita_core.client import NovitaClient
@@ -59,6 +65,28 @@ class NovitaConnection(BaseModel):
 
             self._client = NovitaClient(self._resolved_settings())
         return self._client
+
+    # Pickles and copies (Ray, spawn pools, ``IngestionPipeline(num_workers=...)``) carry the
+    # fields, never the resolved settings or a client: both are rebuilt lazily where used.
+
+    def __getstate__(self) -> dict[Any, Any]:
+        check_picklable(
+            type(self).__name__,
+            http_client=self.http_client,
+            async_http_client=self.async_http_client,
+        )
+        state: dict[Any, Any] = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_settings": None, "_client": None}
+        return state
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        memo = {} if memo is None else memo
+        for client in (self.http_client, self.async_http_client):
+            if client is not None:
+                memo[id(client)] = client  # the copy shares the user's HTTP clients
+        return super().__deepcopy__(memo)
 
     @property
     def base_url(self) -> str:

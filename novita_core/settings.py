@@ -176,3 +176,22 @@ class NovitaSettings:
             f"NovitaSettings(base_url={self.base_url!r}, timeout={self.timeout!r}, "
             f"max_retries={self.max_retries!r})"
         )
+
+
+def check_picklable(owner: str, **http_clients: Any) -> None:
+    """Refuse to pickle a model that holds a user-supplied HTTP client, with a clear reason.
+
+    A pickle of a model carries its settings, the API key included (a worker needs it), and no
+    connection pool: the receiving process builds its own. A user's HTTP client is a pool, and
+    one that cannot cross processes.
+
+    Raises:
+        TypeError: naming the field, for each client that is set.
+    """
+    for name, client in http_clients.items():
+        if client is not None:
+            raise TypeError(
+                f"cannot pickle {owner} with {name}=...: an HTTP client belongs to the process "
+                f"that made it. Build the model in the worker, or leave {name} unset (each "
+                "process then opens its own connections)."
+            )
