@@ -207,13 +207,16 @@ class Novita(NovitaGeneration, BaseLLM):
         Without it, ``max_concurrency`` (the field) bounds the requests in flight.
         """
         configs = get_config_list(config, len(inputs)) if inputs else []
-        token = _batch_max_concurrency.set(configs[0].get("max_concurrency") if configs else None)
+        limit = configs[0].get("max_concurrency") if configs else None
+        # LangChain calls abatch again for each group, without the bound: keep the outer one.
+        token = _batch_max_concurrency.set(limit) if limit else None
         try:
             return await super().abatch(
                 inputs, config, return_exceptions=return_exceptions, **kwargs
             )
         finally:
-            _batch_max_concurrency.reset(token)
+            if token is not None:
+                _batch_max_concurrency.reset(token)
 
     def _stream(
         self,

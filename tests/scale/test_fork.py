@@ -8,6 +8,7 @@ parent and child requests overlap; every answer is checked against its own promp
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
@@ -93,8 +94,10 @@ def test_os_fork_after_a_call_every_answer_is_its_own(
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            use_async = round_ % 2 == 1
-            _in_child(lambda: _calls(kind, model, "child", round_, use_async=use_async), write_fd)
+            _in_child(
+                functools.partial(_calls, kind, model, "child", round_, use_async=round_ % 2 == 1),
+                write_fd,
+            )
         os.close(write_fd)
         _calls(kind, model, "parent", round_, use_async=False)
         report = _wait(pid, read_fd)

@@ -55,8 +55,10 @@ print("ok")
 
 def run_script(server: OfflineNovitaServer, transport: str, endings: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "error", "-c", SCRIPT]
-        + [server.base_url, server.api_key, transport, endings],
+        [
+            *(sys.executable, "-X", "dev", "-W", "error", "-c", SCRIPT),
+            *(server.base_url, server.api_key, transport, endings),
+        ],
         capture_output=True,
         text=True,
         timeout=90,
