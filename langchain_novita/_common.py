@@ -29,6 +29,7 @@ from novita_core.settings import (
     DEFAULT_TIMEOUT,
     NovitaSettings,
     check_picklable,
+    sharing_memo,
 )
 
 if TYPE_CHECKING:
@@ -183,11 +184,7 @@ class NovitaConnection(BaseModel):
         return super().__getstate__()
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        memo = {} if memo is None else memo
-        for client in (self.http_client, self.http_async_client):
-            if client is not None:
-                memo[id(client)] = client  # the copy shares the user's HTTP clients
-        return super().__deepcopy__(memo)
+        return super().__deepcopy__(sharing_memo(memo, self.http_client, self.http_async_client))
 
 
 class NovitaGeneration(NovitaConnection):

@@ -12,6 +12,7 @@ from novita_core.settings import (
     DEFAULT_TIMEOUT,
     NovitaSettings,
     check_picklable,
+    sharing_memo,
 )
 
 if TYPE_CHECKING:
@@ -82,11 +83,7 @@ class NovitaConnection(BaseModel):
         return state
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        memo = {} if memo is None else memo
-        for client in (self.http_client, self.async_http_client):
-            if client is not None:
-                memo[id(client)] = client  # the copy shares the user's HTTP clients
-        return super().__deepcopy__(memo)
+        return super().__deepcopy__(sharing_memo(memo, self.http_client, self.async_http_client))
 
     @property
     def base_url(self) -> str:

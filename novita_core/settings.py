@@ -195,3 +195,16 @@ def check_picklable(owner: str, **http_clients: Any) -> None:
                 f"that made it. Build the model in the worker, or leave {name} unset (each "
                 "process then opens its own connections)."
             )
+
+
+def sharing_memo(memo: dict[int, Any] | None, *http_clients: Any) -> dict[int, Any]:
+    """A ``copy.deepcopy`` memo under which the given user HTTP clients are shared, not copied.
+
+    A deep copy of a model is a second model on the same connections: copying a pool (its
+    locks, its sockets) is neither possible nor wanted.
+    """
+    memo = {} if memo is None else memo
+    for client in http_clients:
+        if client is not None:
+            memo[id(client)] = client
+    return memo
