@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import os
 from contextlib import ExitStack
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from novita_core.catalog import DEFAULT_CHAT_MODEL, lookup
 from novita_core.testing import OfflineNovitaServer
 
-CHAT_MODEL = os.environ.get("NOVITA_DEMO_MODEL", "meta-llama/llama-3.1-8b-instruct")
+# The default model calls tools and has structured outputs, which the LangChain part shows.
+CHAT_MODEL = os.environ.get("NOVITA_DEMO_MODEL", DEFAULT_CHAT_MODEL)
+
+
+def quick_answers() -> dict[str, Any]:
+    """Switch reasoning off where the model can, so one-line answers stay short and cheap."""
+    info = lookup(CHAT_MODEL)
+    return {"thinking": {"type": "disabled"}} if info and info.reasoning_toggle else {}
 
 
 def langchain_demo() -> None:
@@ -24,7 +33,13 @@ def langchain_demo() -> None:
     from langchain_novita import ChatNovita
 
     print("\n== LangChain: prompt | ChatNovita | StrOutputParser")
-    llm = ChatNovita(model=CHAT_MODEL, temperature=0.3, repetition_penalty=1.05, max_tokens=128)
+    llm = ChatNovita(
+        model=CHAT_MODEL,
+        temperature=0.3,
+        repetition_penalty=1.05,
+        max_tokens=256,
+        **quick_answers(),
+    )
     prompt = ChatPromptTemplate.from_messages(
         [("system", "You are a concise assistant."), ("human", "Explain {topic} in one line.")]
     )
@@ -53,6 +68,10 @@ def langchain_demo() -> None:
     print("\n== LangChain: structured output")
     print(repr(llm.with_structured_output(City).invoke("Name a city in Japan.")))
 
+    print("\n== LangChain: usage and cost of one answer")
+    answer = llm.invoke("Say hello in French.")
+    print(answer.usage_metadata, "cost_usd:", answer.response_metadata.get("cost_usd"))
+
 
 def llama_index_demo() -> None:
     from llama_index.core import Document, VectorStoreIndex
@@ -66,7 +85,8 @@ def llama_index_demo() -> None:
         Document(text="LlamaIndex query engines retrieve context and ask the LLM to answer."),
     ]
     index = VectorStoreIndex.from_documents(documents, embed_model=NovitaEmbedding())
-    engine = index.as_query_engine(llm=NovitaAI(model=CHAT_MODEL, max_tokens=128))
+    llm = NovitaAI(model=CHAT_MODEL, max_tokens=256, **quick_answers())
+    engine = index.as_query_engine(llm=llm)
     response = engine.query("What does the offline server do?")
     print(response)
     print(f"({len(response.source_nodes)} source nodes)")

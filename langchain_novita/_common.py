@@ -152,6 +152,10 @@ class NovitaConnection(BaseModel):
     """Async transport: the SDK's aiohttp one (default) or its httpx one; env
     ``NOVITA_ASYNC_TRANSPORT``. Ignored when ``http_async_client`` is given."""
 
+    model_listing: bool | None = None
+    """Read Novita's ``GET /models`` before the first request to the base URL (default on; env
+    ``NOVITA_MODEL_LISTING=0`` turns it off). Profiles of models built afterwards follow it."""
+
     _client: NovitaClient = PrivateAttr()
 
     def _connect(self) -> None:
@@ -165,6 +169,7 @@ class NovitaConnection(BaseModel):
             http_client=self.http_client,
             http_async_client=self.http_async_client,
             async_transport=self.async_transport,
+            model_listing=self.model_listing,
         )
         self.base_url = settings.base_url
         from novita_core.client import NovitaClient  # imports the openai SDK: first use only
@@ -199,7 +204,10 @@ class NovitaGeneration(NovitaConnection):
 
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = Field(
+        default=None, validation_alias=AliasChoices("max_tokens", "max_completion_tokens")
+    )
+    """Most tokens to generate (``max_completion_tokens`` is accepted too, as in ChatOpenAI)."""
     stop: list[str] | str | None = Field(
         default=None, validation_alias=AliasChoices("stop", "stop_sequences")
     )

@@ -283,6 +283,7 @@ def delta_to_chunk(
     model_name: str | None = None,
     system_fingerprint: str | None = None,
     reasoning_details: list[dict[str, Any]] | None = None,
+    tool_index_offset: int = 0,
 ) -> AIMessageChunk:
     """One core :class:`StreamDelta` as an ``AIMessageChunk``.
 
@@ -292,6 +293,8 @@ def delta_to_chunk(
     carries ``usage_metadata``. Both arrive once per stream, so summing chunks counts them once.
     ``reasoning_details`` (the assembled list) is passed only with the finish delta, for the
     same reason: LangChain would otherwise concatenate its string fields piece by piece.
+    ``tool_index_offset`` is added to each tool-call piece's ``index`` (see ``ChatNovita``'s
+    v1 output).
     """
     additional: dict[str, Any] = {}
     if delta.reasoning:
@@ -303,7 +306,7 @@ def delta_to_chunk(
             name=piece.get("name"),
             args=piece.get("arguments") or "",
             id=piece.get("id"),
-            index=piece.get("index"),
+            index=piece["index"] + tool_index_offset,
         )
         for piece in delta.tool_calls or ()
     ]

@@ -34,8 +34,22 @@ from langchain_novita._messages import (
     delta_to_chunk,
     messages_to_dicts,
 )
-from novita_core.catalog import DEFAULT_CHAT_MODEL, cached_lookup
-from novita_core.params import CHAT, Endpoint, Request, build_request, validate_params
+from novita_core.catalog import (
+    DEFAULT_CHAT_MODEL,
+    lookup,
+    require_tool_calling,
+    response_cost,
+    supports_structured_output,
+)
+from novita_core.params import (
+    CHAT,
+    Endpoint,
+    Request,
+    build_request,
+    canonical,
+    json_schema_format,
+    validate_params,
+)
 from novita_core.streaming import StreamAssembler, StreamDelta
 
 ToolLike = JsonDict | type | Callable[..., Any] | BaseTool
@@ -73,13 +87,14 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
 
     Key init args — completion params:
         model (alias ``model_name``): Novita model id. Defaults to
-            ``novita_core.catalog.DEFAULT_CHAT_MODEL`` (``meta-llama/llama-3.1-8b-instruct``,
-            inexpensive and tool-capable).
-        temperature, top_p, max_tokens, stop (alias ``stop_sequences``), n, seed,
-        presence_penalty, frequency_penalty, logit_bias, logprobs, top_logprobs: OpenAI
-            sampling parameters, validated against Novita's ranges at construction.
-        repetition_penalty, top_k, min_p, separate_reasoning, enable_thinking: Novita-only
-            parameters; sent at the top level of the JSON body.
+            ``novita_core.catalog.DEFAULT_CHAT_MODEL`` (``deepseek/deepseek-v4-flash``:
+            inexpensive, current, tool- and structured-output-capable).
+        temperature, top_p, max_tokens (alias ``max_completion_tokens``), stop (alias
+        ``stop_sequences``), n, seed, presence_penalty, frequency_penalty, logit_bias,
+        logprobs, top_logprobs, reasoning_effort: OpenAI parameters, validated against
+            Novita's ranges (and the model's reasoning levels) at construction.
+        repetition_penalty, top_k, min_p, separate_reasoning, enable_thinking, thinking:
+            Novita-only parameters; sent at the top level of the JSON body.
         streaming: Stream by default when invoked.
         stream_usage: Ask for token usage on streams (default True).
         model_kwargs: Other chat request parameters of Novita's table (``user`` ...).
@@ -101,7 +116,7 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
 
             from langchain_novita import ChatNovita
 
-            llm = ChatNovita(model="meta-llama/llama-3.3-70b-instruct", temperature=0.2)
+            llm = ChatNovita(model="deepseek/deepseek-v4-flash", temperature=0.2)
 
     Invoke:
         .. code-block:: python
@@ -149,12 +164,16 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
 
             r1 = ChatNovita(model="deepseek/deepseek-r1-turbo")
             r1.invoke("Why is the sky blue?").additional_kwargs["reasoning_content"]
+            # hybrid models: switch thinking off, or tune it where the model has levels
+            ChatNovita(thinking={"type": "disabled"}).invoke("Hi")
+            ChatNovita(reasoning_effort="low").invoke("Hi")
 
-    Usage metadata:
+    Usage and cost:
         .. code-block:: python
 
-            llm.invoke("Hello").usage_metadata
-            # {'input_tokens': 9, 'output_tokens': 12, 'total_tokens': 21}
+            message = llm.invoke("Hello")
+            message.usage_metadata  # input/output/total tokens, cache reads
+            message.response_metadata["cost_usd"]  # from Novita's prices, when known
 
     Example:
         .. code-block:: python
@@ -175,9 +194,17 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
     )
     """Novita model id, e.g. ``meta-llama/llama-3.3-70b-instruct``."""
     logprobs: bool | None = None
+    """Return the log-probabilities of the generated tokens."""
     top_logprobs: int | None = None
+    """Most likely alternatives per token (0-20; needs ``logprobs=True``)."""
     separate_reasoning: bool | None = None
+    """Ask reasoning models to put their reasoning in ``reasoning_content``."""
     enable_thinking: bool | None = None
+    """Switch thinking on or off on hybrid models that take ``enable_thinking``."""
+    thinking: JsonDict | None = None
+    """``{"type": "enabled" | "disabled"}``: the reasoning switch of newer hybrid models."""
+    reasoning_effort: str | None = None
+    """Reasoning depth, e.g. ``"low"`` or ``"high"``; the allowed values are the model's."""
 
     # -- LangChain plumbing --------------------------------------------------------------------
 
@@ -191,14 +218,17 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         return ["langchain_novita", "chat_models"]
 
     def _resolve_model_profile(self) -> ModelProfile | None:
-        info = cached_lookup(self.model, self.base_url)
+        info = lookup(self.model, self.base_url)
         if info is None or info.kind != "chat":
             return None
         profile = ModelProfile(
             max_input_tokens=info.context_window,
-            text_inputs=True,
-            text_outputs=True,
+            text_inputs="text" in info.input_modalities,
+            text_outputs="text" in info.output_modalities,
             image_inputs=info.image_inputs,
+            image_url_inputs=info.image_inputs,
+            audio_inputs="audio" in info.input_modalities,
+            video_inputs="video" in info.input_modalities,
             tool_calling=info.tool_calling,
             tool_choice=info.tool_calling,
             tool_call_streaming=info.tool_calling,
@@ -207,6 +237,12 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         )
         if info.max_output_tokens is not None:
             profile["max_output_tokens"] = info.max_output_tokens
+        if info.reasoning_efforts:
+            profile["reasoning_effort_levels"] = list(info.reasoning_efforts)
+        if info.name:
+            profile["name"] = info.name
+        if info.release_date:
+            profile["release_date"] = info.release_date
         return profile
 
     # -- requests ------------------------------------------------------------------------------
@@ -218,7 +254,8 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
             ValueError: an unknown parameter or a value out of Novita's range.
         """
         fields, _ = split_call_kwargs(kwargs)
-        validate_params(CHAT, {k: v for k, v in fields.items() if k != "stop" or v})
+        checked = {k: v for k, v in fields.items() if k != "stop" or v}
+        validate_params(CHAT, {"model": self.model, **checked})
         return super().bind(**kwargs)
 
     def _build_request(
@@ -232,7 +269,7 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         """Fields + ``model_kwargs`` + per-call kwargs -> a validated core request."""
         kwargs.pop("stream", None)
         fields, options = split_call_kwargs(kwargs)
-        params: JsonDict = {**self._default_params, **self.model_kwargs, **fields}
+        params: JsonDict = {**self._default_params, **self.model_kwargs, **canonical(CHAT, fields)}
         if stop:
             params["stop"] = stop
         elif not params.get("stop"):
@@ -246,16 +283,17 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
             CHAT, params, extra_body=merge_extra_body(self.extra_body, options.get("extra_body"))
         )
 
-    @staticmethod
-    def _create_chat_result(response: Mapping[str, Any]) -> ChatResult:
+    def _create_chat_result(self, response: Mapping[str, Any], model: str) -> ChatResult:
         generations = []
+        cost = response_cost(model, response.get("usage"), self.base_url)
         for choice in response.get("choices") or ():
             info: JsonDict = {"finish_reason": choice.get("finish_reason")}
             if choice.get("logprobs") is not None:
                 info["logprobs"] = choice["logprobs"]
-            generations.append(
-                ChatGeneration(message=choice_to_message(response, choice), generation_info=info)
-            )
+            message = choice_to_message(response, choice)
+            if cost is not None:
+                message.response_metadata["cost_usd"] = cost
+            generations.append(ChatGeneration(message=message, generation_info=info))
         llm_output = {
             "token_usage": response.get("usage"),
             "model_name": response.get("model"),
@@ -272,7 +310,7 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._build_request(messages, stop, stream=False, **kwargs)
-        return self._create_chat_result(self._client.create(request))
+        return self._create_chat_result(self._client.create(request), request.body["model"])
 
     async def _agenerate(
         self,
@@ -282,10 +320,11 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._build_request(messages, stop, stream=False, **kwargs)
-        return self._create_chat_result(await self._client.acreate(request))
+        return self._create_chat_result(await self._client.acreate(request), request.body["model"])
 
-    @staticmethod
-    def _chunk(delta: StreamDelta, asm: StreamAssembler) -> ChatGenerationChunk | None:
+    def _chunk(
+        self, delta: StreamDelta, asm: StreamAssembler, model: str
+    ) -> ChatGenerationChunk | None:
         """A generation chunk for choice 0 (LangChain streams one message), else None."""
         if delta.choice != 0:
             return None
@@ -296,9 +335,27 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
             model_name=asm.model,
             system_fingerprint=asm.system_fingerprint,
             reasoning_details=finished.reasoning_detail_list() if finished else None,
+            tool_index_offset=self._tool_index_offset(asm) if delta.tool_calls else 0,
         )
+        if delta.usage:
+            cost = response_cost(model, delta.usage, self.base_url)
+            if cost is not None:
+                message.response_metadata["cost_usd"] = cost
         info = {"finish_reason": delta.finish_reason} if delta.finish_reason else None
         return ChatGenerationChunk(message=message, generation_info=info)
+
+    def _tool_index_offset(self, asm: StreamAssembler) -> int:
+        """Where tool-call chunks start among a v1 stream's content blocks.
+
+        With ``output_version="v1"`` LangChain merges a stream's content blocks by ``index`` and
+        numbers the blocks that have none (reasoning, text) by runs of one type, from 0. Tool-call
+        chunks carry the wire's index, also from 0, so after reasoning or text they would merge
+        into those blocks; they are moved past them instead.
+        """
+        if self.output_version != "v1":
+            return 0
+        state = asm.choices[0]
+        return int(bool(state.reasoning)) + int(bool(state.content))
 
     def _stream(
         self,
@@ -309,8 +366,9 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         request = self._build_request(messages, stop, stream=True, **kwargs)
         asm = StreamAssembler()
+        model = request.body["model"]
         for delta in self._client.stream(request, asm):
-            chunk = self._chunk(delta, asm)
+            chunk = self._chunk(delta, asm, model)
             if chunk is None:
                 continue
             if run_manager:
@@ -326,8 +384,9 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._build_request(messages, stop, stream=True, **kwargs)
         asm = StreamAssembler()
+        model = request.body["model"]
         async for delta in self._client.astream(request, asm):
-            chunk = self._chunk(delta, asm)
+            chunk = self._chunk(delta, asm, model)
             if chunk is None:
                 continue
             if run_manager:
@@ -362,7 +421,11 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
             .. code-block:: python
 
                 llm.bind_tools([GetWeather], tool_choice="GetWeather").invoke("Paris?")
+
+        Raises:
+            ValueError: the model is known not to call tools (before any request).
         """
+        require_tool_calling(self.model, self.base_url)
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         if tool_choice is not None:
             kwargs["tool_choice"] = _tool_choice(tool_choice)
@@ -374,7 +437,7 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         self,
         schema: JsonDict | type | None = None,
         *,
-        method: Literal["function_calling", "json_mode", "json_schema"] = "function_calling",
+        method: Literal["function_calling", "json_mode", "json_schema"] | None = None,
         include_raw: bool = False,
         strict: bool | None = None,
         **kwargs: Any,
@@ -384,10 +447,10 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         Args:
             schema: A pydantic class, TypedDict, JSON schema or OpenAI tool dict. Optional only
                 for ``json_mode``.
-            method: ``"function_calling"`` (default: a forced tool call, the most widely
-                supported on Novita), ``"json_schema"`` (``response_format`` json_schema) or
-                ``"json_mode"`` (``response_format`` json_object; describe the format in the
-                prompt).
+            method: ``"json_schema"`` (``response_format`` json_schema), ``"function_calling"``
+                (a forced tool call) or ``"json_mode"`` (``response_format`` json_object;
+                describe the format in the prompt). The default is ``"json_schema"`` for models
+                the catalog lists with structured outputs, ``"function_calling"`` otherwise.
             include_raw: Return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
                 instead of raising on a parsing error.
             strict: Ask the server to follow the schema exactly.
@@ -406,6 +469,12 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
         """
         if kwargs:
             raise ValueError(f"Unexpected with_structured_output arguments: {sorted(kwargs)}")
+        if method is None:
+            method = (
+                "json_schema"
+                if supports_structured_output(self.model, self.base_url)
+                else "function_calling"
+            )
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
         llm: Runnable[LanguageModelInput, Any]
@@ -459,13 +528,4 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
 
 def _json_schema_format(schema: JsonDict | type, strict: bool | None) -> JsonDict:
     """``response_format`` for ``method="json_schema"``."""
-    json_schema = convert_to_json_schema(schema)
-    spec: JsonDict = {
-        "name": json_schema.get("title") or "output",
-        "schema": json_schema,
-    }
-    if json_schema.get("description"):
-        spec["description"] = json_schema["description"]
-    if strict is not None:
-        spec["strict"] = strict
-    return {"type": "json_schema", "json_schema": spec}
+    return json_schema_format(convert_to_json_schema(schema), strict=strict)

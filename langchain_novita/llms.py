@@ -22,7 +22,7 @@ from langchain_novita._common import (
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
-from novita_core.params import COMPLETIONS, Endpoint, Request, build_request
+from novita_core.params import COMPLETIONS, Endpoint, Request, build_request, canonical
 from novita_core.streaming import StreamDelta
 
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -123,7 +123,11 @@ class Novita(NovitaGeneration, BaseLLM):
     ) -> Request:
         kwargs.pop("stream", None)
         fields, options = split_call_kwargs(kwargs)
-        params: JsonDict = {**self._default_params, **self.model_kwargs, **fields}
+        params: JsonDict = {
+            **self._default_params,
+            **self.model_kwargs,
+            **canonical(COMPLETIONS, fields),
+        }
         if stop:
             params["stop"] = stop
         elif not params.get("stop"):

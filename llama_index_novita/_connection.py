@@ -40,6 +40,12 @@ class NovitaConnection(BaseModel):
         description="Async transport: the SDK's aiohttp one (default) or its httpx one.",
     )
 
+    model_listing: bool | None = Field(
+        default=None,
+        description="Read Novita's GET /models before the first request (default on; env "
+        "NOVITA_MODEL_LISTING=0 turns it off).",
+    )
+
     _settings: NovitaSettings | None = PrivateAttr(default=None)
     _client: NovitaClient | None = PrivateAttr(default=None)
 
@@ -55,6 +61,7 @@ class NovitaConnection(BaseModel):
                 http_client=self.http_client,
                 http_async_client=self.async_http_client,
                 async_transport=self.async_transport,
+                model_listing=self.model_listing,
             )
         return self._settings
 

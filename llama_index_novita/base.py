@@ -26,12 +26,20 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import ConfigDict, Field, SecretStr
+from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, SecretStr
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events.llm import (
+    LLMStructuredPredictEndEvent,
+    LLMStructuredPredictStartEvent,
+)
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.types import Model, PydanticProgramMode
+from pydantic import AliasChoices
 
 from llama_index_novita._connection import NovitaConnection
 from llama_index_novita.utils import (
@@ -51,10 +59,17 @@ from novita_core import (
     build_request,
     validate_params,
 )
-from novita_core.catalog import DEFAULT_CONTEXT_WINDOW, ModelInfo, cached_lookup, lookup
-from novita_core.params import Endpoint
+from novita_core.catalog import (
+    DEFAULT_CONTEXT_WINDOW,
+    lookup,
+    require_tool_calling,
+    response_cost,
+    supports_structured_output,
+)
+from novita_core.params import Endpoint, canonical, json_schema_format
 
 if TYPE_CHECKING:
+    from llama_index.core.chat_engine.types import AgentChatResponse
     from llama_index.core.tools.types import BaseTool
 
 
@@ -73,10 +88,14 @@ _NOVITA_FIELDS = (
     "top_logprobs",
     "separate_reasoning",
     "enable_thinking",
+    "thinking",
+    "reasoning_effort",
 )
 """Typed request fields forwarded to the core's parameter table (besides ``temperature``)."""
 
 _CALL_ONLY = frozenset({"extra_body"})
+
+dispatcher = get_dispatcher(__name__)
 
 
 class NovitaAI(NovitaConnection, FunctionCallingLLM):
@@ -118,7 +137,9 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
         logprobs: Return token log-probabilities.
         top_logprobs: Alternatives per token (needs ``logprobs=True``).
         separate_reasoning: Ask reasoning models for ``reasoning_content``.
-        enable_thinking: Turn thinking on or off on hybrid models.
+        enable_thinking: Turn thinking on or off on hybrid models that take it.
+        thinking: ``{"type": "enabled" | "disabled"}``, the switch of newer hybrid models.
+        reasoning_effort: Reasoning depth (the model's levels, e.g. ``"low"``, ``"high"``).
 
     Example:
         .. code-block:: python
@@ -138,7 +159,12 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
     temperature: float = Field(
         default=DEFAULT_TEMPERATURE, description="Sampling temperature.", ge=0.0, le=2.0
     )
-    max_tokens: int | None = Field(default=None, description="Most tokens to generate.", gt=0)
+    max_tokens: int | None = Field(
+        default=None,
+        description="Most tokens to generate (max_completion_tokens is accepted too).",
+        gt=0,
+        validation_alias=AliasChoices("max_tokens", "max_completion_tokens"),
+    )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="More request parameters (validated by the core)."
     )
@@ -168,6 +194,12 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
     top_logprobs: int | None = Field(default=None, description="Alternatives per token.")
     separate_reasoning: bool | None = Field(default=None, description="Separate reasoning.")
     enable_thinking: bool | None = Field(default=None, description="Hybrid thinking switch.")
+    thinking: dict[str, Any] | None = Field(
+        default=None, description="{'type': 'enabled' | 'disabled'} on newer hybrid models."
+    )
+    reasoning_effort: str | None = Field(
+        default=None, description="Reasoning depth, from the model's levels."
+    )
 
     def __init__(
         self,
@@ -199,24 +231,12 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        """Model limits and capabilities: explicit values first, then Novita's model list.
+        """Model limits and capabilities: explicit values first, then the catalog.
 
-        The first access per base URL reads ``GET /models`` (once per process, cached; a
-        failure falls back to the built-in table).
+        Never does I/O: the catalog answers from the bundled data, or from Novita's model list
+        once a request to this base URL has read it.
         """
-        return self._metadata(fetch=True)
-
-    def to_payload(self) -> dict[str, Any]:
-        """Non-sensitive description for instrumentation events (never fetches the model list)."""
-        return {"class_name": self.class_name(), **self._metadata(fetch=False).model_dump()}
-
-    def _metadata(self, fetch: bool) -> LLMMetadata:
-        info: ModelInfo | None = None
-        if self.context_window is None or self.is_function_calling_model is None:
-            if fetch:
-                info = lookup(self.model, base_url=self.base_url, fetch=self._novita.list_models)
-            else:
-                info = cached_lookup(self.model, base_url=self.base_url)
+        info = lookup(self.model, self.base_url)
         context_window = self.context_window or (
             info.context_window if info else DEFAULT_CONTEXT_WINDOW
         )
@@ -239,13 +259,17 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
             model_name=self.model,
         )
 
+    def to_payload(self) -> dict[str, Any]:
+        """Non-sensitive description for instrumentation events."""
+        return {"class_name": self.class_name(), **self.metadata.model_dump()}
+
     # -- request building ----------------------------------------------------------------------
 
     def _model_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"temperature": self.temperature}
+        params: dict[str, Any] = {"model": self.model, "temperature": self.temperature}
         for name in _NOVITA_FIELDS:
             params[name] = getattr(self, name)
-        params.update(self.additional_kwargs)
+        params.update(canonical(CHAT, self.additional_kwargs))
         return params
 
     def _request(
@@ -253,7 +277,12 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
     ) -> Request:
         call = dict(kwargs)
         extra_body = call.pop("extra_body", None)
-        params = {**self._model_params(), **call, **payload, "model": self.model}
+        params = {
+            **self._model_params(),
+            **canonical(endpoint, call),
+            **payload,
+            "model": self.model,
+        }
         if stream:
             params["stream"] = True
         return build_request(endpoint, _for_endpoint(endpoint, params), extra_body=extra_body)
@@ -268,8 +297,15 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
 
     # -- answers -> LlamaIndex -----------------------------------------------------------------
 
-    @staticmethod
-    def _chat_response(data: dict[str, Any]) -> ChatResponse:
+    def _usage(self, usage: dict[str, Any] | None) -> dict[str, Any]:
+        """Token counts (under TokenCountingHandler's keys) and, when prices are known, cost."""
+        extra = usage_kwargs(usage)
+        cost = response_cost(self.model, usage, self.base_url)
+        if cost is not None:
+            extra["cost_usd"] = cost
+        return extra
+
+    def _chat_response(self, data: dict[str, Any]) -> ChatResponse:
         choices = data.get("choices") or [{}]
         choice = choices[0]
         message = chat_message_from_openai(choice.get("message") or {})
@@ -277,16 +313,15 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
             message=message,
             raw=data,
             logprobs=logprobs_from_openai(choice.get("logprobs")),
-            additional_kwargs=usage_kwargs(data.get("usage")),
+            additional_kwargs=self._usage(data.get("usage")),
         )
 
-    @staticmethod
-    def _completion_response(data: dict[str, Any]) -> CompletionResponse:
+    def _completion_response(self, data: dict[str, Any]) -> CompletionResponse:
         choices = data.get("choices") or [{}]
         return CompletionResponse(
             text=choices[0].get("text") or "",
             raw=data,
-            additional_kwargs=usage_kwargs(data.get("usage")),
+            additional_kwargs=self._usage(data.get("usage")),
         )
 
     @staticmethod
@@ -309,7 +344,7 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
         }
 
     def _stream_chat_response(self, asm: StreamAssembler, delta: StreamDelta) -> ChatResponse:
-        extra: dict[str, Any] = usage_kwargs(asm.usage)
+        extra: dict[str, Any] = self._usage(asm.usage)
         if delta.reasoning:
             extra["thinking_delta"] = delta.reasoning
         if delta.finish_reason:
@@ -330,7 +365,7 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
             text=state.text if state else "",
             delta=delta.content,
             raw=self._stream_raw(asm, delta),
-            additional_kwargs=usage_kwargs(asm.usage),
+            additional_kwargs=self._usage(asm.usage),
         )
 
     # -- undecorated implementations (the completion wrappers build on these) -----------------
@@ -475,6 +510,84 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
             return await astream_chat_to_completion_decorator(self._astream_chat)(prompt, **kwargs)
         return await self._astream_complete(prompt, **kwargs)
 
+    # -- structured output ---------------------------------------------------------------------
+
+    def _uses_json_schema(self) -> bool:
+        """Structured output through ``response_format`` json_schema, where the model has it."""
+        return (
+            self.pydantic_program_mode == PydanticProgramMode.DEFAULT
+            and self.is_chat_model
+            and supports_structured_output(self.model, self.base_url)
+        )
+
+    def _schema_request(
+        self,
+        output_cls: type[BaseModel],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None,
+        prompt_args: dict[str, Any],
+    ) -> tuple[list[ChatMessage], dict[str, Any]]:
+        kwargs = {k: v for k, v in (llm_kwargs or {}).items() if k != "tool_choice"}
+        kwargs["response_format"] = json_schema_format(
+            output_cls.model_json_schema(), name=output_cls.__name__
+        )
+        return self._extend_messages(prompt.format_messages(**prompt_args)), kwargs
+
+    def structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """Predict an ``output_cls`` instance.
+
+        Models the catalog lists with structured outputs get ``response_format`` json_schema
+        (as ``OpenAILike(should_use_structured_outputs=True)`` does); others go through
+        LlamaIndex's function-calling program.
+
+        Args:
+            output_cls: The pydantic class to fill.
+            prompt: The prompt template.
+            llm_kwargs: Request parameters for the call.
+            **prompt_args: Values for the template.
+
+        Returns:
+            The validated ``output_cls`` instance.
+        """
+        if not self._uses_json_schema():
+            return super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+        dispatcher.event(
+            LLMStructuredPredictStartEvent(
+                output_cls=output_cls, template=prompt, template_args=prompt_args
+            )
+        )
+        messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
+        result = output_cls.model_validate_json(self.chat(messages, **kwargs).message.content or "")
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+        return result
+
+    async def astructured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """Async :meth:`structured_predict`."""
+        if not self._uses_json_schema():
+            return await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+        dispatcher.event(
+            LLMStructuredPredictStartEvent(
+                output_cls=output_cls, template=prompt, template_args=prompt_args
+            )
+        )
+        messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
+        response = await self.achat(messages, **kwargs)
+        result = output_cls.model_validate_json(response.message.content or "")
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+        return result
+
     # -- tool calling --------------------------------------------------------------------------
 
     def _prepare_chat_with_tools(
@@ -504,7 +617,12 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
 
         Returns:
             ``messages`` plus request parameters.
+
+        Raises:
+            ValueError: the model is known not to call tools (before any request).
         """
+        if tools:
+            require_tool_calling(self.model, self.base_url)
         messages = list(chat_history or [])
         if isinstance(user_msg, str):
             messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
@@ -517,6 +635,59 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
             prepared["tool_choice"] = _resolve_tool_choice(tool_choice, tool_required)
             prepared["parallel_tool_calls"] = allow_parallel_tool_calls
         return prepared
+
+    def predict_and_call(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        error_on_no_tool_call: bool = True,
+        error_on_tool_error: bool = False,
+        **kwargs: Any,
+    ) -> AgentChatResponse:
+        """Call the model with ``tools`` and run the tool it picks.
+
+        Raises:
+            ValueError: the model is known not to call tools (before any request), rather than
+                LlamaIndex's fallback to a ReAct agent.
+        """
+        require_tool_calling(self.model, self.base_url)
+        return super().predict_and_call(
+            tools,
+            user_msg,
+            chat_history,
+            verbose,
+            allow_parallel_tool_calls,
+            error_on_no_tool_call,
+            error_on_tool_error,
+            **kwargs,
+        )
+
+    async def apredict_and_call(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        error_on_no_tool_call: bool = True,
+        error_on_tool_error: bool = False,
+        **kwargs: Any,
+    ) -> AgentChatResponse:
+        """Async :meth:`predict_and_call`."""
+        require_tool_calling(self.model, self.base_url)
+        return await super().apredict_and_call(
+            tools,
+            user_msg,
+            chat_history,
+            verbose,
+            allow_parallel_tool_calls,
+            error_on_no_tool_call,
+            error_on_tool_error,
+            **kwargs,
+        )
 
     def _validate_chat_with_tools_response(
         self,

@@ -303,11 +303,16 @@ def usage_kwargs(usage: Mapping[str, Any] | None) -> dict[str, Any]:
         usage: The answer's ``usage`` dict, if any.
 
     Returns:
-        ``prompt_tokens``/``completion_tokens``/``total_tokens`` that are present.
+        ``prompt_tokens``/``completion_tokens``/``total_tokens`` that are present, and
+        ``cached_tokens`` (prompt tokens served from Novita's prefix cache) when reported.
     """
     if not usage:
         return {}
-    return {key: usage[key] for key in _USAGE_KEYS if isinstance(usage.get(key), int)}
+    counts = {key: usage[key] for key in _USAGE_KEYS if isinstance(usage.get(key), int)}
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    if isinstance(cached, int):
+        counts["cached_tokens"] = cached
+    return counts
 
 
 def logprobs_from_openai(logprobs: Any) -> list[list[LogProb]] | None:

@@ -22,11 +22,12 @@ from typing import Any
 
 import openai
 
-from novita_core import _logging
+from novita_core import _logging, catalog
 from novita_core._compat import RawResponse, http_lib
 from novita_core._sdk_errors import NovitaResponseError, NovitaStreamError
 from novita_core.errors import describe_error_body
-from novita_core.params import Request
+from novita_core.params import CHAT, Request
+from novita_core.reasoning import normalize_response
 from novita_core.retry import acall_with_retry, call_with_retry
 from novita_core.settings import NovitaSettings
 from novita_core.streaming import (
@@ -305,7 +306,7 @@ class NovitaClient:
     Example:
         >>> from novita_core import NovitaClient, NovitaSettings, build_request
         >>> client = NovitaClient(NovitaSettings.resolve(api_key="sk-..."))
-        >>> request = build_request("chat", {"model": "meta-llama/llama-3.1-8b-instruct",
+        >>> request = build_request("chat", {"model": "deepseek/deepseek-v4-flash",
         ...     "messages": [{"role": "user", "content": "Hi"}]})
         >>> client.create(request)["choices"][0]["message"]["content"]  # doctest: +SKIP
     """
@@ -344,9 +345,14 @@ class NovitaClient:
     # -- one JSON answer ---------------------------------------------------------------------
 
     def create(self, request: Request) -> dict[str, Any]:
-        """Send a non-streaming request and return the JSON answer as a dict."""
+        """Send a non-streaming request and return the JSON answer as a dict.
+
+        Chat answers come back with reasoning in ``reasoning_content`` whatever shape the model
+        sent it in (see :mod:`novita_core.reasoning`).
+        """
         client = self.openai_client
         options = _options(request)
+        self._ensure_listing()
 
         def attempt() -> dict[str, Any]:
             response = client.post(
@@ -354,12 +360,14 @@ class NovitaClient:
             )
             return _decode(response)
 
-        return call_with_retry(attempt, self.settings.max_retries)
+        data = call_with_retry(attempt, self.settings.max_retries)
+        return normalize_response(data) if request.endpoint == CHAT else data
 
     async def acreate(self, request: Request) -> dict[str, Any]:
         """Async twin of :meth:`create`."""
         client = self.async_openai_client
         options = _options(request)
+        await self._aensure_listing()
 
         async def attempt() -> dict[str, Any]:
             try:
@@ -370,7 +378,40 @@ class NovitaClient:
                 raise _retyped(exc) from exc.__cause__
             return _decode(response)
 
-        return await acall_with_retry(attempt, self.settings.max_retries)
+        data = await acall_with_retry(attempt, self.settings.max_retries)
+        return normalize_response(data) if request.endpoint == CHAT else data
+
+    # -- the model listing ---------------------------------------------------------------------
+
+    def _ensure_listing(self) -> None:
+        """Read ``GET /models`` before the first request to this base URL (see catalog)."""
+        settings = self.settings
+        if settings.model_listing and catalog.listing_due(settings.base_url):
+            catalog.ensure_listing(settings.base_url, self._read_listing)
+
+    async def _aensure_listing(self) -> None:
+        settings = self.settings
+        if settings.model_listing and catalog.listing_due(settings.base_url):
+            await catalog.aensure_listing(settings.base_url, self._aread_listing)
+
+    @property
+    def _listing_options(self) -> openai.RequestOptions:
+        # One attempt with its own short timeout: the listing must never hold up a call for
+        # the call's timeout times its retries.
+        timeout = self.settings.timeout
+        return {"timeout": min(catalog.LISTING_TIMEOUT, timeout or catalog.LISTING_TIMEOUT)}
+
+    def _read_listing(self) -> list[dict[str, Any]]:
+        response = self.openai_client.get(
+            "/models", cast_to=RawResponse, options=self._listing_options
+        )
+        return _listing_entries(_decode(response))
+
+    async def _aread_listing(self) -> list[dict[str, Any]]:
+        response = await self.async_openai_client.get(
+            "/models", cast_to=RawResponse, options=self._listing_options
+        )
+        return _listing_entries(_decode(response))
 
     # -- streams -------------------------------------------------------------------------------
 
@@ -389,6 +430,7 @@ class NovitaClient:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.openai_client
         options = _options(request)
+        self._ensure_listing()
 
         def open_stream() -> tuple[Any, Iterator[bytes], list[StreamDelta]]:
             asm.reset()
@@ -445,6 +487,7 @@ class NovitaClient:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.async_openai_client
         options = _options(request)
+        await self._aensure_listing()
 
         async def open_stream() -> tuple[Any, AsyncIterator[bytes], list[StreamDelta]]:
             asm.reset()
@@ -503,11 +546,20 @@ class NovitaClient:
     # -- models --------------------------------------------------------------------------------
 
     def list_models(self) -> list[dict[str, Any]]:
-        """``GET /models``: the ``data`` list of model dicts (with Novita's ``context_size``)."""
+        """``GET /models``: the ``data`` list of model dicts, with the call's retries.
+
+        Also refreshes the catalog's listing for this base URL, so that profiles and metadata
+        built afterwards follow it.
+        """
         client = self.openai_client
 
         def attempt() -> list[dict[str, Any]]:
-            data = _decode(client.get("/models", cast_to=RawResponse)).get("data")
-            return [entry for entry in data or () if isinstance(entry, dict)]
+            return _listing_entries(_decode(client.get("/models", cast_to=RawResponse)))
 
-        return call_with_retry(attempt, self.settings.max_retries)
+        entries = call_with_retry(attempt, self.settings.max_retries)
+        catalog.refresh_listing(self.settings.base_url, lambda: entries)
+        return entries
+
+
+def _listing_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [entry for entry in data.get("data") or () if isinstance(entry, dict)]

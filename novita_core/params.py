@@ -59,6 +59,7 @@ class ParamSpec:
         choices: The allowed values of a string (or the allowed ``type`` of a dict).
         required: Whether a request without it is refused.
         doc: One line for the README and error messages.
+        alias_of: Another row's name: the value is checked here and sent under that name.
     """
 
     name: str
@@ -73,6 +74,7 @@ class ParamSpec:
     choices: tuple[str, ...] | None = None
     required: bool = False
     doc: str = ""
+    alias_of: str | None = None
 
     def describe_range(self) -> str:
         """Human-readable allowed range, e.g. ``0 <= temperature <= 2``."""
@@ -108,6 +110,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("prompt", (str, list), _COMPLETIONS, required=True, doc="prompt text(s)"),
     ParamSpec("input", (str, list), _EMBEDDINGS, required=True, doc="text(s) to embed"),
     ParamSpec("max_tokens", (int,), _BOTH, low=1, doc="most tokens to generate"),
+    ParamSpec(
+        "max_completion_tokens",
+        (int,),
+        _BOTH,
+        low=1,
+        alias_of="max_tokens",
+        doc="OpenAI's newer name for max_tokens; sent as max_tokens, which Novita reads",
+    ),
     ParamSpec("stream", (bool,), _BOTH, doc="server-sent events"),
     ParamSpec("stream_options", (dict,), _BOTH, doc="{'include_usage': bool}; streams only"),
     ParamSpec("temperature", _NUMBER, _BOTH, low=0, high=2, doc="sampling temperature"),
@@ -155,6 +165,20 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("min_p", _NUMBER, _BOTH, _EXTRA, low=0, high=1, doc="min probability vs. top token"),
     ParamSpec("separate_reasoning", (bool,), _CHAT, _EXTRA, doc="return reasoning_content apart"),
     ParamSpec("enable_thinking", (bool,), _CHAT, _EXTRA, doc="hybrid models: think first"),
+    ParamSpec(
+        "thinking",
+        (dict,),
+        _CHAT,
+        _EXTRA,
+        choices=("enabled", "disabled"),
+        doc="{'type': 'enabled' | 'disabled'}: the reasoning switch of newer hybrid models",
+    ),
+    ParamSpec(
+        "reasoning_effort",
+        (str,),
+        _CHAT,
+        doc="reasoning depth; the values each model takes are in its catalog entry",
+    ),
     ParamSpec("dimensions", (int,), _EMBEDDINGS, low=1, doc="output vector length"),
     ParamSpec("encoding_format", (str,), _EMBEDDINGS, choices=("float",), doc="float only"),
 )
@@ -163,6 +187,9 @@ _TABLE: dict[Endpoint, dict[str, ParamSpec]] = {
     endpoint: {spec.name: spec for spec in PARAMETERS if endpoint in spec.endpoints}
     for endpoint in (CHAT, COMPLETIONS, EMBEDDINGS)
 }
+
+
+_ALIASES = frozenset(spec.name for spec in PARAMETERS if spec.alias_of is not None)
 
 
 def spec_for(endpoint: Endpoint, name: str) -> ParamSpec | None:
@@ -236,6 +263,8 @@ def build_request(
         if spec is None:
             raise _unknown(endpoint, name)
         _check(spec, value)
+        if spec.alias_of is not None:
+            name = _resolve_alias(spec, params)
         if spec.wire is _EXTRA:
             extras[name] = value
         else:
@@ -265,7 +294,43 @@ def validate_params(endpoint: Endpoint, params: Mapping[str, Any]) -> None:
         if spec is None:
             raise _unknown(endpoint, name)
         _check(spec, value)
+        if spec.alias_of is not None:
+            _resolve_alias(spec, present)
     _check_combinations(endpoint, present)
+
+
+def canonical(endpoint: Endpoint, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with alias names (``max_completion_tokens``) renamed to the rows they stand for.
+
+    Adapters apply it to each layer (fields, ``model_kwargs``, per-call kwargs) before merging
+    the layers, so that an alias given per call overrides the field it stands for.
+
+    Raises:
+        InvalidParameterError: an alias and its target with different values in ``params``.
+    """
+    table = _TABLE[endpoint]
+    if not any(name in _ALIASES for name in params):
+        return dict(params)
+    renamed: dict[str, Any] = {}
+    for name, value in params.items():
+        spec = table.get(name)
+        if spec is not None and spec.alias_of is not None and value is not None:
+            renamed[_resolve_alias(spec, params)] = value
+        elif name not in renamed:
+            renamed[name] = value
+    return renamed
+
+
+def _resolve_alias(spec: ParamSpec, params: Mapping[str, Any]) -> str:
+    """The wire name of an alias row; refuses the alias and its target with different values."""
+    target = spec.alias_of or spec.name
+    other = params.get(target)
+    if other is not None and other != params[spec.name]:
+        raise InvalidParameterError(
+            f"{spec.name} is another name for {target}; pass one of them, not both "
+            f"({spec.name}={params[spec.name]!r}, {target}={other!r})"
+        )
+    return target
 
 
 def _unknown(endpoint: Endpoint, name: str) -> InvalidParameterError:
@@ -365,6 +430,8 @@ _SHAPE_CHECKS: dict[type, Callable[[ParamSpec, Any], None]] = {
 
 
 def _check_combinations(endpoint: Endpoint, body: Mapping[str, Any]) -> None:
+    if "reasoning_effort" in body and isinstance(body.get("model"), str):
+        _check_reasoning_effort(body["model"], body["reasoning_effort"])
     if "stream_options" in body and not body.get("stream"):
         raise InvalidParameterError("stream_options is only allowed with stream=True")
     if endpoint == CHAT and "top_logprobs" in body and body.get("logprobs") is not True:
@@ -374,6 +441,42 @@ def _check_combinations(endpoint: Endpoint, body: Mapping[str, Any]) -> None:
             raise InvalidParameterError("best_of must be >= n")
         if body.get("stream"):
             raise InvalidParameterError("best_of cannot be used with stream=True")
+
+
+def _check_reasoning_effort(model: str, effort: str) -> None:
+    """``reasoning_effort`` must be one of the model's levels where the catalog lists them."""
+    from novita_core.catalog import lookup  # the catalog's data loads only when this is used
+
+    info = lookup(model)
+    allowed = info.reasoning_efforts if info is not None else None
+    if allowed and effort not in allowed:
+        raise InvalidParameterError(
+            f"reasoning_effort for {model} must be one of {list(allowed)}, got {effort!r}"
+        )
+
+
+def json_schema_format(
+    schema: Mapping[str, Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    strict: bool | None = None,
+) -> dict[str, Any]:
+    """``response_format`` asking for JSON that follows ``schema`` (Novita's json_schema mode).
+
+    Args:
+        schema: A JSON schema (for pydantic: ``Model.model_json_schema()``).
+        name: The schema's name; its ``title`` (or ``"output"``) when omitted.
+        description: What the output is; the schema's ``description`` when omitted.
+        strict: Ask the server to follow the schema exactly.
+    """
+    spec: dict[str, Any] = {"name": name or schema.get("title") or "output", "schema": schema}
+    described = description or schema.get("description")
+    if described:
+        spec["description"] = described
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}
 
 
 def parameter_table_markdown() -> str:

@@ -60,6 +60,15 @@ def resolve_base_url(base_url: str | None = None) -> str:
 
 ASYNC_TRANSPORTS = ("aiohttp", "httpx")
 
+MODEL_LISTING_ENV = "NOVITA_MODEL_LISTING"
+"""Set to ``0`` to never read ``GET /models`` (e.g. behind a gateway without it)."""
+
+
+def _resolve_model_listing(value: bool | None) -> bool:
+    if value is not None:
+        return value
+    return os.environ.get(MODEL_LISTING_ENV, "1").strip().lower() not in ("0", "false", "off", "no")
+
 
 def _resolve_transport(value: str | None) -> str:
     transport = value or os.environ.get("NOVITA_ASYNC_TRANSPORT") or "aiohttp"
@@ -111,6 +120,9 @@ class NovitaSettings:
         async_transport: ``"aiohttp"`` (default; the SDK's faster aiohttp transport, one pool
             per event loop) or ``"httpx"`` (the SDK's default transport). Ignored when
             ``http_async_client`` is given. Env: ``NOVITA_ASYNC_TRANSPORT``.
+        model_listing: Read Novita's ``GET /models`` once per base URL, before the first
+            request there, so that profiles and metadata of models built afterwards follow it.
+            Env: ``NOVITA_MODEL_LISTING`` (``0`` turns it off).
 
     Example:
         >>> s = NovitaSettings.resolve(api_key="sk-test", base_url="http://127.0.0.1:9/v3/openai")
@@ -126,6 +138,7 @@ class NovitaSettings:
     http_client: Any = None
     http_async_client: Any = None
     async_transport: str = "aiohttp"
+    model_listing: bool = True
 
     @classmethod
     def resolve(
@@ -139,6 +152,7 @@ class NovitaSettings:
         http_client: Any = None,
         http_async_client: Any = None,
         async_transport: str | None = None,
+        model_listing: bool | None = None,
     ) -> NovitaSettings:
         """Build settings from arguments, falling back to the environment and defaults."""
         if max_retries is None:
@@ -156,6 +170,7 @@ class NovitaSettings:
             http_client=http_client,
             http_async_client=http_async_client,
             async_transport=_resolve_transport(async_transport),
+            model_listing=_resolve_model_listing(model_listing),
         )
 
     @property

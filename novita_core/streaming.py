@@ -12,6 +12,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from novita_core.reasoning import ThinkSplitter
+
 DONE_MARKER = "[DONE]"
 DONE_MARKER_BYTES = b"[DONE]"
 
@@ -126,6 +128,8 @@ class ChoiceState:
     finish_reason: str | None = None
     logprobs: list[Any] = field(default_factory=list)
     reasoning_details: dict[int, dict[str, Any]] = field(default_factory=dict)
+    think: ThinkSplitter = field(default_factory=ThinkSplitter)
+    """Routes a leading ``<think>`` block of ``content`` to the reasoning."""
 
     @property
     def text(self) -> str:
@@ -211,12 +215,21 @@ class StreamAssembler:
         if delta_obj is None:  # the completions endpoint streams ``text`` instead of ``delta``
             delta_obj = {"content": choice.get("text")}
         delta = StreamDelta(choice=index, role=delta_obj.get("role"))
+        reasoning = delta_obj.get("reasoning_content") or delta_obj.get("reasoning")
         content = delta_obj.get("content")
+        finish = choice.get("finish_reason")
+        if not state.think.passthrough and (content or finish):
+            inline, content = state.think.feed(content or "")
+            if finish:
+                held_reasoning, held_content = state.think.flush()
+                inline += held_reasoning
+                content += held_content
+            if inline:
+                reasoning = f"{reasoning}{inline}" if isinstance(reasoning, str) else inline
         if content:
             delta.content = content
             state.content.append(content)
-        reasoning = delta_obj.get("reasoning_content")
-        if reasoning:
+        if reasoning and isinstance(reasoning, str):
             delta.reasoning = reasoning
             state.reasoning.append(reasoning)
         details = delta_obj.get("reasoning_details")
@@ -226,7 +239,6 @@ class StreamAssembler:
         raw_calls = delta_obj.get("tool_calls")
         if raw_calls:
             delta.tool_calls = [self._merge_tool_call(state, call) for call in raw_calls]
-        finish = choice.get("finish_reason")
         if finish:
             delta.finish_reason = state.finish_reason = finish
         logprobs = choice.get("logprobs")

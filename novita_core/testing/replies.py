@@ -132,9 +132,17 @@ class ModelEntry:
         id: Model id.
         context_size: Context window reported by ``/models``.
         max_output_tokens: Output limit reported by ``/models``.
-        kind: ``"chat"`` or ``"embedding"``.
-        reasoning: Whether replies carry ``reasoning_content``.
+        kind: ``"chat"``, ``"embedding"`` or ``"rerank"``.
+        reasoning: Whether replies carry reasoning.
         dimensions: Embedding vector length for embedding models.
+        tool_calling: Listed with the ``function-calling`` feature.
+        structured_output: Listed with the ``structured-outputs`` feature.
+        input_modalities: Listed ``input_modalities`` (``"image"`` adds the ``vision`` feature).
+        input_price: USD per million prompt tokens (listed in 1/10000 USD), if known.
+        output_price: USD per million completion tokens, if known.
+        inline_think: Reasoning is written inline as ``<think>...</think>`` in ``content``
+            instead of ``reasoning_content``.
+        name: Display name.
     """
 
     id: str
@@ -143,20 +151,48 @@ class ModelEntry:
     kind: str = "chat"
     reasoning: bool = False
     dimensions: int | None = None
+    tool_calling: bool = True
+    structured_output: bool = True
+    input_modalities: tuple[str, ...] = ("text",)
+    input_price: float | None = None
+    output_price: float | None = None
+    inline_think: bool = False
+    name: str | None = None
+
+    def features(self) -> list[str]:
+        """The ``features`` list of Novita's listing for this model."""
+        flags = (
+            (self.tool_calling, "function-calling"),
+            (self.structured_output, "structured-outputs"),
+            ("image" in self.input_modalities, "vision"),
+            (self.reasoning, "reasoning"),
+        )
+        return [feature for on, feature in flags if on and self.kind == "chat"] + ["serverless"]
 
     def listing(self) -> dict[str, Any]:
-        """Return the ``GET /models`` entry for this model."""
-        return {
+        """Return the ``GET /models`` entry for this model, in Novita's listing shape."""
+        entry: dict[str, Any] = {
             "id": self.id,
             "object": "model",
             "created": 1735689600,
             "title": self.id.split("/")[-1],
+            "display_name": self.name or self.id.split("/")[-1],
             "description": f"Offline stand-in for {self.id}",
             "context_size": self.context_size,
             "max_output_tokens": self.max_output_tokens or self.context_size,
-            "input_token_price_per_m": 1000,
-            "output_token_price_per_m": 2000,
+            "features": self.features(),
+            "input_modalities": list(self.input_modalities),
+            "output_modalities": ["text"],
+            "model_type": self.kind,
+            "status": 1,
+            "tags": [],
+            "endpoints": ["openai"],
         }
+        if self.input_price is not None and self.output_price is not None:
+            # Novita lists prices in 1/10000 USD per million tokens.
+            entry["input_token_price_per_m"] = round(self.input_price * 10_000)
+            entry["output_token_price_per_m"] = round(self.output_price * 10_000)
+        return entry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -632,6 +668,8 @@ class ChatPlan:
     include_usage: bool
     reasoning_details: bool = False
     """Also send the reasoning as ``reasoning_details`` (MiniMax-style interleaved thinking)."""
+    cached_tokens: int = 0
+    """Prompt tokens served from the prefix cache."""
 
     def tokens(self) -> list[str]:
         """Content tokens (with leading whitespace)."""
@@ -651,6 +689,8 @@ class ChatPlan:
         }
         if self.reasoning is not None:
             usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens * self.n}
+        if self.cached_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
         return usage
 
     def choice_logprobs(self) -> dict[str, Any] | None:
@@ -832,10 +872,9 @@ class ChatPlan:
                 },
             )
             for fragment in _fragments(call.arguments):
-                yield self._chunk(
-                    index,
-                    {"tool_calls": [{"index": position, "function": {"arguments": fragment}}]},
-                )
+                # Novita sends ``"type": ""`` on every tool-call delta after the first.
+                piece = {"index": position, "type": "", "function": {"arguments": fragment}}
+                yield self._chunk(index, {"tool_calls": [piece]})
         yield self._chunk(index, {}, finish_reason="tool_calls")
 
 
@@ -900,7 +939,11 @@ def _validate_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _is_reasoning(entry: ModelEntry, body: dict[str, Any]) -> bool:
-    if body.get("enable_thinking") is False:
+    thinking = body.get("thinking")
+    switched_off = body.get("enable_thinking") is False or (
+        isinstance(thinking, dict) and thinking.get("type") == "disabled"
+    )
+    if switched_off or body.get("reasoning_effort") == "none":
         return False
     lowered = entry.id.lower()
     markers = ("r1", "thinking", "gpt-oss", "qwen3-8b")
@@ -914,12 +957,16 @@ def _require_object_with_model(body: Any) -> None:
         raise ApiError(400, "model is required and must be a non-empty string")
 
 
-def build_chat(body: Any, models: dict[str, ModelEntry]) -> ChatPlan:
+def build_chat(
+    body: Any, models: dict[str, ModelEntry], prompt_cache: set[str] | None = None
+) -> ChatPlan:
     """Validate a ``/chat/completions`` body and plan the deterministic reply.
 
     Args:
         body: Parsed JSON body.
         models: Known models by id.
+        prompt_cache: Prompt-prefix keys seen before; repeated prefixes are reported as
+            ``usage.prompt_tokens_details.cached_tokens``. Updated in place.
 
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).
@@ -948,12 +995,14 @@ def build_chat(body: Any, models: dict[str, ModelEntry]) -> ChatPlan:
     ):
         raise ApiError(400, "response_format.type must be text, json_object or json_schema")
 
-    prompt_tokens = 0
     texts: list[str] = []
+    counts: list[int] = []
     for message in messages:
         text, images = _content_text(message.get("content"))
         texts.append(text)
-        prompt_tokens += _word_count(text) + IMAGE_TOKENS * images
+        counts.append(_word_count(text) + IMAGE_TOKENS * images)
+    prompt_tokens = sum(counts)
+    cached_tokens = _cached_prefix_tokens(messages, counts, prompt_cache)
 
     last = messages[-1]
     user_index = next(
@@ -1015,6 +1064,8 @@ def build_chat(body: Any, models: dict[str, ModelEntry]) -> ChatPlan:
     reasoning = None
     if _is_reasoning(entry, body):
         reasoning = f"Thinking about: {' '.join(user_text.split()[:8])}".strip()
+        if entry.inline_think and content is not None:
+            content, reasoning = f"<think>\n{reasoning}\n</think>\n\n{content}", None
     include_usage = _include_usage(body)
     return ChatPlan(
         id=f"chatcmpl-{digest}",
@@ -1030,7 +1081,27 @@ def build_chat(body: Any, models: dict[str, ModelEntry]) -> ChatPlan:
         prompt_tokens=prompt_tokens,
         include_usage=include_usage,
         reasoning_details=reasoning is not None and "minimax" in entry.id.lower(),
+        cached_tokens=cached_tokens,
     )
+
+
+def _cached_prefix_tokens(
+    messages: list[dict[str, Any]], counts: list[int], cache: set[str] | None
+) -> int:
+    """Prompt tokens of the longest message prefix seen before (Novita's automatic prefix cache).
+
+    Every prefix of this prompt is remembered for later requests.
+    """
+    if cache is None:
+        return 0
+    running = hashlib.sha256()
+    keys: list[str] = []
+    for message in messages:
+        running.update(dumps(message))
+        keys.append(running.hexdigest())
+    cached = next((sum(counts[:k]) for k in range(len(keys), 0, -1) if keys[k - 1] in cache), 0)
+    cache.update(keys)
+    return cached
 
 
 def _json_object(user_text: str, messages: list[dict[str, Any]]) -> dict[str, Any]:

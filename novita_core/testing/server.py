@@ -370,6 +370,8 @@ class OfflineNovitaServer:
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._auth_value = f"Bearer {api_key}"
+        self._prompt_cache: set[str] = set()
+        self._denied_models: dict[str, str] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -513,10 +515,11 @@ class OfflineNovitaServer:
         return list(self._models)
 
     def reset(self) -> None:
-        """Forget recorded requests, queued faults and the in-flight maximum."""
+        """Forget recorded requests, queued faults, seen prompts and the in-flight maximum."""
         with self._lock:
             self._records.clear()
             self._faults.clear()
+            self._prompt_cache = set()
             self._max_in_flight = self._in_flight
 
     def inject(self, fault: Fault, times: int = 1) -> None:
@@ -542,19 +545,31 @@ class OfflineNovitaServer:
         *,
         context_size: int = 8192,
         max_output_tokens: int | None = None,
-        kind: Literal["chat", "embedding"] = "chat",
+        kind: Literal["chat", "embedding", "rerank"] = "chat",
         reasoning: bool = False,
         dimensions: int | None = None,
+        tool_calling: bool = True,
+        structured_output: bool = True,
+        input_modalities: tuple[str, ...] = ("text",),
+        input_price: float | None = None,
+        output_price: float | None = None,
+        inline_think: bool = False,
     ) -> None:
-        """Accept another model id (also listed by ``GET /models``).
+        """Accept another model id, or replace a known one (also listed by ``GET /models``).
 
         Args:
             model_id: The id.
             context_size: Reported ``context_size``.
             max_output_tokens: Reported ``max_output_tokens``.
-            kind: ``"chat"`` (chat + completions) or ``"embedding"``.
-            reasoning: Whether replies include ``reasoning_content``.
+            kind: ``"chat"`` (chat + completions), ``"embedding"`` or ``"rerank"``.
+            reasoning: Whether replies include reasoning (listed as the ``reasoning`` feature).
             dimensions: Default vector length for an embedding model.
+            tool_calling: Listed with the ``function-calling`` feature.
+            structured_output: Listed with the ``structured-outputs`` feature.
+            input_modalities: Listed input modalities (``"image"`` adds ``vision``).
+            input_price: USD per million prompt tokens, listed in 1/10000 USD.
+            output_price: USD per million completion tokens.
+            inline_think: Write reasoning inline as ``<think>...</think>`` in ``content``.
         """
         models = dict(self._models)
         models[model_id] = ModelEntry(
@@ -564,9 +579,24 @@ class OfflineNovitaServer:
             kind=kind,
             reasoning=reasoning,
             dimensions=dimensions,
+            tool_calling=tool_calling,
+            structured_output=structured_output,
+            input_modalities=input_modalities,
+            input_price=input_price,
+            output_price=output_price,
+            inline_think=inline_think,
         )
         # Replace rather than mutate so the loop thread never sees a dict mid-update.
         self._models = models
+
+    def deny_model(self, model_id: str, reason: str = "model_access_denied") -> None:
+        """Answer 403 with ``reason`` to every request for ``model_id`` (per-key model scopes).
+
+        Args:
+            model_id: The model this server's key may not use.
+            reason: The reason token of the 403 body.
+        """
+        self._denied_models = {**self._denied_models, model_id: reason}
 
     # -- HTTP -----------------------------------------------------------------------------------
 
@@ -748,12 +778,19 @@ class OfflineNovitaServer:
             raise ApiError(405, f"{endpoint} only accepts POST", reason="METHOD_NOT_ALLOWED")
         if request.json_error or not request.body:
             raise ApiError(400, "request body is not valid JSON")
+        denied = (
+            self._denied_models.get(str(request.json.get("model")))
+            if isinstance(request.json, dict)
+            else None
+        )
+        if denied is not None:
+            raise ApiError(403, "this API key may not use this model", reason=denied)
 
         if endpoint == "/embeddings":
             payload = build_embeddings(request.json, self._models)
             return await self._send_json(writer, 200, payload, keep_alive, fault)
         plan = (
-            build_chat(request.json, self._models)
+            build_chat(request.json, self._models, self._prompt_cache)
             if endpoint == "/chat/completions"
             else build_completion(request.json, self._models)
         )
@@ -851,10 +888,8 @@ class OfflineNovitaServer:
 
 
 def _catalog_models() -> dict[str, ModelEntry]:
-    try:
-        from novita_core.catalog import KNOWN_MODELS
-    except ImportError:  # pragma: no cover - the catalog ships with the package
-        return {}
+    from novita_core.catalog import KNOWN_MODELS
+
     return {
         info.id: ModelEntry(
             id=info.id,
@@ -863,6 +898,13 @@ def _catalog_models() -> dict[str, ModelEntry]:
             kind=info.kind,
             reasoning=info.reasoning,
             dimensions=info.embedding_dimensions,
+            tool_calling=info.tool_calling,
+            structured_output=info.structured_output,
+            input_modalities=info.input_modalities,
+            input_price=info.input_price,
+            output_price=info.output_price,
+            inline_think=info.inline_think,
+            name=info.name,
         )
         for info in KNOWN_MODELS.values()
     }

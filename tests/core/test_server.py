@@ -252,7 +252,9 @@ def test_tool_call_streaming_fragments(novita_server: OfflineNovitaServer) -> No
     calls = [d[0] for d in deltas if d]
     assert calls[0]["id"].startswith("call_") and calls[0]["function"]["name"] == "magic_function"
     fragments = [c["function"]["arguments"] for c in calls[1:]]
-    assert len(fragments) >= 2 and all(set(c) == {"index", "function"} for c in calls[1:])
+    # Novita sends ``"type": ""`` on every tool-call delta after the first
+    assert len(fragments) >= 2 and all(set(c) == {"index", "type", "function"} for c in calls[1:])
+    assert all(c["type"] == "" for c in calls[1:])
     assert json.loads("".join(fragments)) == {"input": 5}
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
@@ -635,3 +637,53 @@ def test_cli_prints_base_url() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_models_listing_has_novitas_shape(novita_server: OfflineNovitaServer) -> None:
+    data = request(novita_server, "/models", method="GET").json()["data"]
+    by_id = {entry["id"]: entry for entry in data}
+    assert len(by_id) >= 100
+    flash = by_id["deepseek/deepseek-v4-flash"]
+    assert flash["context_size"] == 1048576
+    assert flash["max_output_tokens"] == 393216
+    assert {"function-calling", "structured-outputs", "reasoning"} <= set(flash["features"])
+    assert "vision" not in flash["features"]
+    assert flash["input_token_price_per_m"] == 1400  # 0.14 USD per million, in 1/10000 USD
+    assert flash["output_token_price_per_m"] == 2800
+    assert flash["status"] == 1
+    small = by_id["meta-llama/llama-3.1-8b-instruct"]
+    assert "function-calling" not in small["features"]
+    assert "vision" in by_id["qwen/qwen3-vl-8b-instruct"]["features"]
+    assert by_id["qwen/qwen3-vl-8b-instruct"]["input_modalities"] == ["text", "image", "video"]
+
+
+def test_inline_think_models_write_reasoning_into_content(
+    novita_server: OfflineNovitaServer,
+) -> None:
+    body = {"model": "qwen/qwen3-8b-fp8", "messages": [{"role": "user", "content": "hi"}]}
+    message = request(novita_server, "/chat/completions", body).json()["choices"][0]["message"]
+    assert message["content"] == "<think>\nThinking about: hi\n</think>\n\nEcho: hi"
+    assert "reasoning_content" not in message
+
+
+def test_repeated_prompt_prefixes_report_cached_tokens(novita_server: OfflineNovitaServer) -> None:
+    system = {"role": "system", "content": "be brief and kind"}
+    first = request(
+        novita_server,
+        "/chat/completions",
+        {"model": MODEL, "messages": [system, {"role": "user", "content": "one"}]},
+    ).json()
+    assert "prompt_tokens_details" not in first["usage"]
+    second = request(
+        novita_server,
+        "/chat/completions",
+        {"model": MODEL, "messages": [system, {"role": "user", "content": "two"}]},
+    ).json()
+    assert second["usage"]["prompt_tokens_details"] == {"cached_tokens": 4}
+
+
+def test_denied_model_answers_403(novita_server: OfflineNovitaServer) -> None:
+    novita_server.deny_model(MODEL)
+    reply = chat(novita_server)
+    assert reply.status == 403
+    assert reply.json()["reason"] == "model_access_denied"

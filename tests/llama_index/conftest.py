@@ -22,9 +22,14 @@ def server(novita_server: OfflineNovitaServer) -> OfflineNovitaServer:
     return novita_server
 
 
+MODEL = "meta-llama/llama-3.3-70b-instruct"
+"""A tool-capable chat model without reasoning or structured outputs in the catalog."""
+
+
 @pytest.fixture
 def make_llm(server: OfflineNovitaServer) -> Callable[..., NovitaAI]:
     def make(**kwargs: Any) -> NovitaAI:
+        kwargs.setdefault("model", MODEL)
         kwargs.setdefault("api_key", server.api_key)
         kwargs.setdefault("api_base", server.base_url)
         return NovitaAI(**kwargs)

@@ -16,6 +16,8 @@ from llama_index.core.llms.llm import LLM
 from llama_index_novita import NovitaAI
 from novita_core.testing import OfflineNovitaServer
 
+MODEL = "meta-llama/llama-3.3-70b-instruct"  # the make_llm fixture's model (conftest.py)
+
 USER = [ChatMessage(role="user", content="hello novita")]
 
 # 1x1 transparent PNG
@@ -41,17 +43,20 @@ def test_chat_sends_exact_body_and_returns_usage(
     assert response.message.role == "assistant"
     assert chat_bodies(server) == [
         {
-            "model": "meta-llama/llama-3.1-8b-instruct",
+            "model": MODEL,
             "messages": [{"role": "user", "content": "hello novita"}],
             "temperature": 0.1,
         }
     ]
     assert server.last_request.path == "/v3/openai/chat/completions"
     usage = response.raw["usage"]
+    # llama-3.3-70b: 0.135 / 0.4 USD per million prompt / completion tokens in the catalog
+    cost = (usage["prompt_tokens"] * 0.135 + usage["completion_tokens"] * 0.4) / 1e6
     assert response.additional_kwargs == {
         "prompt_tokens": usage["prompt_tokens"],
         "completion_tokens": usage["completion_tokens"],
         "total_tokens": usage["total_tokens"],
+        "cost_usd": pytest.approx(cost),
     }
     assert usage["total_tokens"] > 0
 
@@ -75,7 +80,7 @@ def test_typed_fields_and_per_call_kwargs_reach_the_wire(
     llm.chat(USER, temperature=0.2, extra_body={"custom_flag": True})
     body = server.last_request.json
     assert body == {
-        "model": "meta-llama/llama-3.1-8b-instruct",
+        "model": MODEL,
         "messages": [{"role": "user", "content": "hello novita"}],
         "temperature": 0.2,
         "max_tokens": 64,
@@ -151,7 +156,7 @@ def test_non_chat_model_uses_completions_endpoint(
     request = server.last_request
     assert request.path == "/v3/openai/completions"
     assert request.json == {
-        "model": "meta-llama/llama-3.1-8b-instruct",
+        "model": MODEL,
         "prompt": "finish this",
         "temperature": 0.1,
         "top_k": 5,

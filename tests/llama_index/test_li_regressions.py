@@ -238,6 +238,11 @@ def test_context_window_from_model_list_and_explicit_override(
     make_llm: Callable[..., NovitaAI], server: OfflineNovitaServer
 ) -> None:
     server.add_model("acme/long-context", context_size=200_000)
+    llm = make_llm(model="acme/long-context", model_listing=True)
+    assert llm.metadata.context_window == 8192  # never I/O: not listed yet, not bundled
+    assert server.requests == []
+    llm.chat(USER)  # the first request reads Novita's model list
+    assert [r.method for r in server.requests] == ["GET", "POST"]
     assert make_llm(model="acme/long-context").metadata.context_window == 200_000
     assert make_llm(model="acme/long-context", context_window=1000).metadata.context_window == 1000
     assert make_llm(max_tokens=500).metadata.num_output == 500

@@ -167,3 +167,36 @@ def test_reasoning_model_tool_call_keeps_thinking(make_llm: Callable[..., Novita
     response = llm.chat_with_tools([WEATHER], user_msg="weather in 'Paris'?")
     assert llm.get_tool_calls_from_response(response)[0].tool_kwargs == {"city": "Paris"}
     assert "reasoning_content" in response.message.additional_kwargs
+
+
+def test_structured_predict_uses_json_schema_where_the_model_has_it(
+    make_llm: Callable[..., NovitaAI], server: OfflineNovitaServer
+) -> None:
+    from llama_index.core.prompts import PromptTemplate
+
+    llm = make_llm(model="deepseek/deepseek-v4-flash")  # structured outputs in the catalog
+    prompt = PromptTemplate("Extract the invoice: {text}")
+    invoice = llm.structured_predict(Invoice, prompt, text="'ACME Corp' owes 120.5 dollars")
+    assert isinstance(invoice, Invoice)
+    assert invoice.amount == 120.5
+    body = server.last_request.json
+    assert "tools" not in body and "tool_choice" not in body
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["name"] == "Invoice"
+    assert body["response_format"]["json_schema"]["schema"] == Invoice.model_json_schema()
+    ainvoice = asyncio.run(
+        llm.astructured_predict(Invoice, prompt, text="'ACME Corp' owes 120.5 dollars")
+    )
+    assert ainvoice == invoice
+
+
+def test_tools_on_a_model_that_cannot_call_them_fail_before_any_request(
+    make_llm: Callable[..., NovitaAI], server: OfflineNovitaServer
+) -> None:
+    llm = make_llm(model="meta-llama/llama-3.1-8b-instruct")
+    assert llm.metadata.is_function_calling_model is False
+    with pytest.raises(ValueError, match=r"llama-3.1-8b-instruct.*cannot call tools.*deepseek"):
+        llm.predict_and_call([WEATHER], user_msg="weather in 'Lima'?")
+    with pytest.raises(ValueError, match="cannot call tools"):
+        llm.chat_with_tools([WEATHER], user_msg="weather?")
+    assert server.requests == []

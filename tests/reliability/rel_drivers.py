@@ -72,6 +72,10 @@ class Driver:
 # -- constructors ----------------------------------------------------------------------------
 
 
+CHAT_MODEL = "meta-llama/llama-3.3-70b-instruct"
+"""A chat model without reasoning: every streamed chunk is answer text the drivers can collect."""
+
+
 def _lc_kwargs(server: OfflineNovitaServer, init: dict[str, Any]) -> dict[str, Any]:
     return {"api_key": server.api_key, "base_url": server.base_url, **init}
 
@@ -81,20 +85,20 @@ def _li_kwargs(server: OfflineNovitaServer, init: dict[str, Any]) -> dict[str, A
 
 
 def lc_chat(server: OfflineNovitaServer, init: dict[str, Any]) -> ChatNovita:
-    return ChatNovita(**_lc_kwargs(server, init))
+    return ChatNovita(**_lc_kwargs(server, {"model": CHAT_MODEL, **init}))
 
 
 def lc_llm(server: OfflineNovitaServer, init: dict[str, Any]) -> Novita:
-    return Novita(**_lc_kwargs(server, init))
+    return Novita(**_lc_kwargs(server, {"model": CHAT_MODEL, **init}))
 
 
 def li_llm(server: OfflineNovitaServer, init: dict[str, Any]) -> NovitaAI:
-    return NovitaAI(**_li_kwargs(server, init))
+    return NovitaAI(**_li_kwargs(server, {"model": CHAT_MODEL, **init}))
 
 
 def li_completion_llm(server: OfflineNovitaServer, init: dict[str, Any]) -> NovitaAI:
     # is_chat_model=False: complete() goes to /completions rather than through chat.
-    return NovitaAI(**_li_kwargs(server, {"is_chat_model": False, **init}))
+    return NovitaAI(**_li_kwargs(server, {"model": CHAT_MODEL, "is_chat_model": False, **init}))
 
 
 def lc_embed(server: OfflineNovitaServer, init: dict[str, Any]) -> NovitaEmbeddings:
