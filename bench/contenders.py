@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 MODEL = "meta-llama/llama-3.1-8b-instruct"
+RERANK_MODEL = "baai/bge-reranker-v2-m3"
+RERANK_TOP_N = 10
 
 
 class Contender:
@@ -44,6 +46,10 @@ class Contender:
 
     def astream_iter(self, prompt: str) -> AsyncIterator[Any]:
         """An async iterator over the chunks (used by the RSS probe, not by timed metrics)."""
+        raise NotImplementedError
+
+    def rerank(self, query: str, documents: list[str]) -> int:
+        """Rerank ``documents`` (keeping ``RERANK_TOP_N``); return the number of results."""
         raise NotImplementedError
 
     async def aclose(self) -> None:
@@ -114,6 +120,14 @@ class RawOpenAI(Contender):
         async for chunk in stream:
             yield chunk
 
+    def rerank(self, query: str, documents: list[str]) -> int:
+        # The SDK has no rerank resource: its documented low-level post, JSON parsed to a dict.
+        body = {"model": RERANK_MODEL, "query": query, "documents": documents}
+        answer = self._sync.post(
+            "/rerank", cast_to=dict[str, Any], body={**body, "top_n": RERANK_TOP_N}
+        )
+        return len(answer["results"])
+
     async def aclose(self) -> None:
         await self._async.close()
 
@@ -183,6 +197,17 @@ class LangChainNovita(_LangChain):
         from langchain_novita import ChatNovita
 
         self.llm = ChatNovita(base_url=base_url, api_key=api_key, model=MODEL)  # type: ignore[arg-type]
+        self._reranker: Any = None
+
+    def rerank(self, query: str, documents: list[str]) -> int:
+        """``langchain_novita.NovitaRerank.rerank`` (reported on the ChatNovita row)."""
+        if self._reranker is None:
+            from langchain_novita import NovitaRerank
+
+            self._reranker = NovitaRerank(
+                base_url=self.base_url, api_key=self.api_key, top_n=RERANK_TOP_N
+            )
+        return len(self._reranker.rerank(documents, query))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,6 +276,22 @@ class LlamaIndexNovita(_LlamaIndex):
 
         self._setup_messages()
         self.llm = NovitaAI(api_base=base_url, api_key=api_key, model=MODEL)
+        self._reranker: Any = None
+        self._nodes: tuple[list[str], list[Any]] | None = None
+
+    def rerank(self, query: str, documents: list[str]) -> int:
+        """``llama_index_novita.NovitaRerank.postprocess_nodes`` (on the NovitaAI row)."""
+        if self._reranker is None:
+            from llama_index_novita import NovitaRerank
+
+            self._reranker = NovitaRerank(
+                api_base=self.base_url, api_key=self.api_key, top_n=RERANK_TOP_N
+            )
+        if self._nodes is None or self._nodes[0] is not documents:
+            from llama_index.core.schema import NodeWithScore, TextNode
+
+            self._nodes = (documents, [NodeWithScore(node=TextNode(text=d)) for d in documents])
+        return len(self._reranker.postprocess_nodes(self._nodes[1], query_str=query))
 
 
 CONTENDERS: dict[str, type[Contender]] = {

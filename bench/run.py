@@ -42,6 +42,7 @@ OURS = ("ChatNovita", "NovitaAI")
 SYNC_CONTENDERS = (RAW, "ChatOpenAI", "ChatNovita", "OpenAILike", "NovitaAI")
 ASYNC_CONTENDERS = (RAW, RAW_AIOHTTP, "ChatOpenAI", "ChatNovita", "OpenAILike", "NovitaAI")
 BATCH_CONTENDERS = (RAW, "ChatOpenAI", "ChatNovita")
+RERANK_CONTENDERS = (RAW, "ChatNovita", "NovitaAI")
 
 IMPORTS = (
     "openai",
@@ -84,6 +85,7 @@ class Sizes:
     import_reps: int
     rss_streams: int
     rss_words: int
+    rerank_n: int
 
 
 FULL = Sizes(
@@ -96,6 +98,7 @@ FULL = Sizes(
     import_reps=5,
     rss_streams=1000,
     rss_words=10,
+    rerank_n=50,
 )
 QUICK = Sizes(
     reps=2,
@@ -107,6 +110,7 @@ QUICK = Sizes(
     import_reps=2,
     rss_streams=300,
     rss_words=5,
+    rerank_n=20,
 )
 
 
@@ -152,6 +156,15 @@ def metrics_for(s: Sizes) -> list[Metric]:
             {"size": 64, "rounds": s.batch_rounds, "max_concurrency": 8},
             None,
             "raw = ThreadPoolExecutor(8).map(create)",
+        ),
+        Metric(
+            "rerank",
+            "rerank 100 documents, top_n=10",
+            "us/call",
+            RERANK_CONTENDERS,
+            {"n": s.rerank_n, "documents": 100},
+            1.10,
+            "raw = client.post('/rerank'); ChatNovita / NovitaAI rows = each one's NovitaRerank",
         ),
     ]
 

@@ -32,6 +32,17 @@ from contenders import CONTENDERS, Contender
 SHORT_PROMPT = "Say hello to the benchmark"
 
 
+RERANK_QUERY = "Which lighthouse keeper kept a logbook of storms?"
+
+
+def rerank_documents(count: int) -> list[str]:
+    """``count`` short, distinct documents; a few share words with :data:`RERANK_QUERY`."""
+    topics = ("storms at sea", "a lighthouse logbook", "harbour fish prices", "keeper duties")
+    return [
+        f"Document {i} is about {topics[i % len(topics)]} in year {1900 + i}." for i in range(count)
+    ]
+
+
 def long_prompt(words: int) -> str:
     """A prompt whose offline reply is exactly ``words`` tokens (= streamed content chunks)."""
     return f"Tell me a long story about a lighthouse keeper [[words:{words}]]"
@@ -81,6 +92,12 @@ class Worker:
             for _ in range(rounds):
                 items += c.batch(prompts, int(cmd["max_concurrency"]))
             units = size * rounds
+        elif metric == "rerank":
+            n = int(cmd["n"])
+            documents = rerank_documents(int(cmd["documents"]))
+            for _ in range(n):
+                items += c.rerank(RERANK_QUERY, documents)
+            units = n
         elif metric == "ainvoke":
             total, width = int(cmd["n"]), int(cmd["width"])
             self.loop.run_until_complete(self._ainvoke(c, total, width))

@@ -1,4 +1,4 @@
-"""LangChain integration for Novita AI: chat, text-completion and embedding models.
+"""LangChain integration for Novita AI: chat, text-completion, embedding and rerank models.
 
 Each class is imported on first access (as ``langchain_core``'s own packages do), so using only
 ``NovitaEmbeddings`` never loads the chat-model and tracing machinery behind ``BaseChatModel``.
@@ -20,14 +20,16 @@ if TYPE_CHECKING:
     from langchain_novita.chat_models import ChatNovita
     from langchain_novita.embeddings import NovitaEmbeddings
     from langchain_novita.llms import Novita
+    from langchain_novita.rerank import NovitaRerank
 
 _MODULES = {
     "ChatNovita": "langchain_novita.chat_models",
     "Novita": "langchain_novita.llms",
     "NovitaEmbeddings": "langchain_novita.embeddings",
+    "NovitaRerank": "langchain_novita.rerank",
 }
 
-__all__ = ["ChatNovita", "Novita", "NovitaEmbeddings", "__version__"]
+__all__ = ["ChatNovita", "Novita", "NovitaEmbeddings", "NovitaRerank", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

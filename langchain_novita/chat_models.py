@@ -16,13 +16,20 @@ from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
     PydanticToolsParser,
 )
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import (
+    ChatGeneration,
+    ChatGenerationChunk,
+    ChatResult,
+    Generation,
+    LLMResult,
+)
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from langchain_novita._batch import NovitaBatchAPI
 from langchain_novita._common import (
     JsonDict,
     NovitaGeneration,
@@ -74,7 +81,7 @@ def _tool_choice(choice: Any) -> Any:
     return choice
 
 
-class ChatNovita(NovitaGeneration, BaseChatModel):
+class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
     """Novita AI chat models (OpenAI-compatible chat completions) for LangChain.
 
     Setup:
@@ -174,6 +181,15 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
             message = llm.invoke("Hello")
             message.usage_metadata  # input/output/total tokens, cache reads
             message.response_metadata["cost_usd"]  # from Novita's prices, when known
+
+    Batch API:
+        .. code-block:: python
+
+            batch_llm = ChatNovita(model="meta-llama/llama-3.3-70b-instruct", use_batch_api=True)
+            batch_llm.batch(["Hi", "Bye"])  # one Batch API job; answers in input order
+            # The verbs work with or without use_batch_api: submit now, collect later.
+            batch_id = llm.batch_api_submit(["Hi", "Bye"])
+            llm.batch_api_retrieve(batch_id)  # list[AIMessage]
 
     Example:
         .. code-block:: python
@@ -301,6 +317,11 @@ class ChatNovita(NovitaGeneration, BaseChatModel):
             "id": response.get("id"),
         }
         return ChatResult(generations=generations, llm_output=llm_output)
+
+    def _batch_api_result(self, response: JsonDict) -> LLMResult:
+        result = self._create_chat_result(response, str(response.get("model") or self.model))
+        generations: list[Generation] = [*result.generations]
+        return LLMResult(generations=[generations], llm_output=result.llm_output)
 
     def _generate(
         self,

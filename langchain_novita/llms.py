@@ -14,6 +14,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import get_config_list
 from pydantic import AliasChoices, ConfigDict, Field
 
+from langchain_novita._batch import NovitaBatchAPI
 from langchain_novita._common import (
     JsonDict,
     NovitaGeneration,
@@ -58,7 +59,7 @@ def _delta_chunk(delta: StreamDelta) -> GenerationChunk:
     return GenerationChunk(text=delta.content, generation_info=info or None)
 
 
-class Novita(NovitaGeneration, BaseLLM):
+class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
     """Novita AI text completions (the OpenAI-compatible ``/completions`` endpoint).
 
     For chat models with messages, tools and structured output use
@@ -82,7 +83,9 @@ class Novita(NovitaGeneration, BaseLLM):
 
     Several prompts in one ``generate`` call are sent as one request each (in async code up to
     ``max_concurrency`` at once, or ``abatch``'s ``config={"max_concurrency": n}``); the summed
-    token usage is in ``llm_output["token_usage"]``.
+    token usage is in ``llm_output["token_usage"]``. With ``use_batch_api=True``,
+    ``batch``/``abatch`` send all prompts as one Novita Batch API job (see
+    ``batch_api_submit`` / ``batch_api_retrieve`` to submit now and collect later).
 
     Example:
         .. code-block:: python
@@ -159,6 +162,9 @@ class Novita(NovitaGeneration, BaseLLM):
             "system_fingerprint": first.get("system_fingerprint"),
         }
         return LLMResult(generations=generations, llm_output=llm_output)
+
+    def _batch_api_result(self, response: JsonDict) -> LLMResult:
+        return self._result([response])
 
     def _generate(
         self,

@@ -41,6 +41,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import AliasChoices
 
+from llama_index_novita._batch import NovitaBatchAPI
 from llama_index_novita._connection import NovitaConnection
 from llama_index_novita.utils import (
     chat_message_from_openai,
@@ -98,7 +99,7 @@ _CALL_ONLY = frozenset({"extra_body"})
 dispatcher = get_dispatcher(__name__)
 
 
-class NovitaAI(NovitaConnection, FunctionCallingLLM):
+class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
     """Novita AI chat and completion models for LlamaIndex, with tool calling.
 
     A drop-in replacement for ``llama_index.llms.novita.NovitaAI`` (same class name and
@@ -151,6 +152,11 @@ class NovitaAI(NovitaConnection, FunctionCallingLLM):
             print(llm.complete("Say hi").text)
             for chunk in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
                 print(chunk.delta, end="")
+
+            # Novita's Batch API: one job, answers in input order when it is done
+            llm.batch_api_complete(["Say hi", "Say bye"])
+            batch_id = llm.batch_api_submit([[ChatMessage(role="user", content="Hi")]])
+            llm.batch_api_retrieve(batch_id)  # later: [ChatResponse]
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)

@@ -21,6 +21,7 @@ from novita_core.params import (
     COMPLETIONS,
     EMBEDDINGS,
     PARAMETERS,
+    RERANK,
     InvalidParameterError,
     ParamSpec,
     Request,
@@ -28,6 +29,7 @@ from novita_core.params import (
     build_request,
     validate_params,
 )
+from novita_core.rerank import DEFAULT_RERANK_MODEL
 from novita_core.settings import DEFAULT_BASE_URL, NovitaSettings
 from novita_core.streaming import StreamAssembler, StreamDelta
 
@@ -59,9 +61,11 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_CHAT_MODEL",
     "DEFAULT_EMBEDDING_MODEL",
+    "DEFAULT_RERANK_MODEL",
     "EMBEDDINGS",
     "KNOWN_MODELS",
     "PARAMETERS",
+    "RERANK",
     "InvalidParameterError",
     "MissingAPIKeyError",
     "ModelInfo",

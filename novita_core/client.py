@@ -17,7 +17,7 @@ import json
 import os
 import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import openai
@@ -28,6 +28,7 @@ from novita_core._sdk_errors import NovitaResponseError, NovitaStreamError
 from novita_core.errors import describe_error_body
 from novita_core.params import CHAT, Request
 from novita_core.reasoning import normalize_response
+from novita_core.rerank import plan_rerank
 from novita_core.retry import acall_with_retry, call_with_retry
 from novita_core.settings import NovitaSettings
 from novita_core.streaming import (
@@ -237,7 +238,11 @@ def _options(request: Request) -> openai.RequestOptions:
     return {"extra_json": request.extra_body} if request.extra_body else {}
 
 
-def _decode(response: Any) -> dict[str, Any]:
+AnswerCheck = Callable[[dict[str, Any]], str | None]
+"""Describes what is wrong with a decoded answer (None when it is sound)."""
+
+
+def _decode(response: Any, check: AnswerCheck | None = None) -> dict[str, Any]:
     try:
         data = json.loads(response.content)
     except ValueError:
@@ -248,6 +253,9 @@ def _decode(response: Any) -> dict[str, Any]:
             f"{response.text[:200]!r}",
             response=response,
         )
+    problem = check(data) if check is not None else None
+    if problem is not None:
+        raise NovitaResponseError(problem, response=response, body=data)
     return data
 
 
@@ -344,11 +352,12 @@ class NovitaClient:
 
     # -- one JSON answer ---------------------------------------------------------------------
 
-    def create(self, request: Request) -> dict[str, Any]:
+    def create(self, request: Request, check: AnswerCheck | None = None) -> dict[str, Any]:
         """Send a non-streaming request and return the JSON answer as a dict.
 
         Chat answers come back with reasoning in ``reasoning_content`` whatever shape the model
-        sent it in (see :mod:`novita_core.reasoning`).
+        sent it in (see :mod:`novita_core.reasoning`). ``check`` inspects the decoded answer;
+        what it reports is raised as :class:`NovitaResponseError` (not retried).
         """
         client = self.openai_client
         options = _options(request)
@@ -358,12 +367,12 @@ class NovitaClient:
             response = client.post(
                 request.path, cast_to=RawResponse, body=request.body, options=options
             )
-            return _decode(response)
+            return _decode(response, check)
 
         data = call_with_retry(attempt, self.settings.max_retries)
         return normalize_response(data) if request.endpoint == CHAT else data
 
-    async def acreate(self, request: Request) -> dict[str, Any]:
+    async def acreate(self, request: Request, check: AnswerCheck | None = None) -> dict[str, Any]:
         """Async twin of :meth:`create`."""
         client = self.async_openai_client
         options = _options(request)
@@ -376,7 +385,7 @@ class NovitaClient:
                 )
             except openai.APITimeoutError as exc:
                 raise _retyped(exc) from exc.__cause__
-            return _decode(response)
+            return _decode(response, check)
 
         data = await acall_with_retry(attempt, self.settings.max_retries)
         return normalize_response(data) if request.endpoint == CHAT else data
@@ -412,6 +421,64 @@ class NovitaClient:
             "/models", cast_to=RawResponse, options=self._listing_options
         )
         return _listing_entries(_decode(response))
+
+    # -- rerank --------------------------------------------------------------------------------
+
+    def rerank(
+        self,
+        model: str,
+        query: str,
+        documents: Sequence[str],
+        *,
+        top_n: int | None = None,
+        max_documents: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``POST /rerank``: ``documents`` scored against ``query``, best first.
+
+        Validated before any request; an empty list gives no results without a request; inputs
+        longer than ``max_documents`` (or the model's known limit) go in several requests whose
+        answers are merged (see :mod:`novita_core.rerank`).
+
+        Returns:
+            ``{"results": [{"index", "relevance_score"}, ...], "usage": {...}}``.
+
+        Raises:
+            InvalidParameterError: bad input; nothing is sent.
+            NovitaResponseError: an answer with a missing, repeated or out-of-range index or a
+                non-numeric score.
+        """
+        plan = plan_rerank(
+            model,
+            query,
+            documents,
+            top_n=top_n,
+            max_documents=max_documents,
+            extra_body=extra_body,
+        )
+        return plan.merge([self.create(b.request, b.problem) for b in plan.batches])
+
+    async def arerank(
+        self,
+        model: str,
+        query: str,
+        documents: Sequence[str],
+        *,
+        top_n: int | None = None,
+        max_documents: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Async twin of :meth:`rerank`; the requests of a split input run concurrently."""
+        plan = plan_rerank(
+            model,
+            query,
+            documents,
+            top_n=top_n,
+            max_documents=max_documents,
+            extra_body=extra_body,
+        )
+        answers = await asyncio.gather(*(self.acreate(b.request, b.problem) for b in plan.batches))
+        return plan.merge(answers)
 
     # -- streams -------------------------------------------------------------------------------
 

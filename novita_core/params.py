@@ -16,16 +16,18 @@ from typing import Any, Literal
 
 from novita_core.errors import NovitaError
 
-Endpoint = Literal["chat", "completions", "embeddings"]
+Endpoint = Literal["chat", "completions", "embeddings", "rerank"]
 
 CHAT: Endpoint = "chat"
 COMPLETIONS: Endpoint = "completions"
 EMBEDDINGS: Endpoint = "embeddings"
+RERANK: Endpoint = "rerank"
 
 ENDPOINT_PATHS: dict[Endpoint, str] = {
     CHAT: "/chat/completions",
     COMPLETIONS: "/completions",
     EMBEDDINGS: "/embeddings",
+    RERANK: "/rerank",
 }
 
 
@@ -56,6 +58,7 @@ class ParamSpec:
         low_open: Whether ``low`` itself is excluded.
         high_open: Whether ``high`` itself is excluded.
         max_items: Most items a list value may hold.
+        item_types: Accepted types of every item of a list value, if checked.
         choices: The allowed values of a string (or the allowed ``type`` of a dict).
         required: Whether a request without it is refused.
         doc: One line for the README and error messages.
@@ -71,6 +74,7 @@ class ParamSpec:
     low_open: bool = False
     high_open: bool = False
     max_items: int | None = None
+    item_types: tuple[type, ...] | None = None
     choices: tuple[str, ...] | None = None
     required: bool = False
     doc: str = ""
@@ -100,12 +104,15 @@ _CHAT = frozenset({CHAT})
 _COMPLETIONS = frozenset({COMPLETIONS})
 _EMBEDDINGS = frozenset({EMBEDDINGS})
 _ALL = frozenset({CHAT, COMPLETIONS, EMBEDDINGS})
+_RERANK = frozenset({RERANK})
 _NUMBER = (int, float)
 _EXTRA = Wire.EXTRA_BODY
 
 # Ranges follow Novita's docs (reference §3); where Novita's notation is loose, the OpenAI range.
 PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec("model", (str,), _ALL, required=True, doc="Novita model id, e.g. provider/name"),
+    ParamSpec(
+        "model", (str,), _ALL | _RERANK, required=True, doc="Novita model id, e.g. provider/name"
+    ),
     ParamSpec("messages", (list,), _CHAT, required=True, doc="OpenAI-style chat messages"),
     ParamSpec("prompt", (str, list), _COMPLETIONS, required=True, doc="prompt text(s)"),
     ParamSpec("input", (str, list), _EMBEDDINGS, required=True, doc="text(s) to embed"),
@@ -181,11 +188,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec("dimensions", (int,), _EMBEDDINGS, low=1, doc="output vector length"),
     ParamSpec("encoding_format", (str,), _EMBEDDINGS, choices=("float",), doc="float only"),
+    ParamSpec("query", (str,), _RERANK, required=True, doc="what the documents are ranked for"),
+    ParamSpec("documents", (list,), _RERANK, item_types=(str,), required=True, doc="texts to rank"),
+    ParamSpec("top_n", (int,), _RERANK, low=1, doc="how many of the best documents to return"),
 )
 
 _TABLE: dict[Endpoint, dict[str, ParamSpec]] = {
     endpoint: {spec.name: spec for spec in PARAMETERS if endpoint in spec.endpoints}
-    for endpoint in (CHAT, COMPLETIONS, EMBEDDINGS)
+    for endpoint in (CHAT, COMPLETIONS, EMBEDDINGS, RERANK)
 }
 
 
@@ -401,6 +411,14 @@ def _check_list(spec: ParamSpec, value: list[Any]) -> None:
         raise InvalidParameterError(f"{spec.name} must not be empty")
     if spec.name == "stop" and not all(isinstance(item, str) for item in value):
         raise InvalidParameterError("stop must be a string or a list of strings")
+    if spec.item_types is not None:
+        for position, item in enumerate(value):
+            if not isinstance(item, spec.item_types):
+                expected = " or ".join(_TYPE_NAMES[t].split(" ", 1)[1] for t in spec.item_types)
+                raise InvalidParameterError(
+                    f"{spec.name} must be a list of {expected}s, got {type(item).__name__} "
+                    f"{item!r} at position {position}"
+                )
 
 
 def _check_dict(spec: ParamSpec, value: dict[Any, Any]) -> None:

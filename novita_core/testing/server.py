@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from novita_core.testing.batches import BatchStore
 from novita_core.testing.replies import (
     ApiError,
     ModelEntry,
@@ -30,6 +31,7 @@ from novita_core.testing.replies import (
     dumps,
     error_body,
 )
+from novita_core.testing.rerank import RERANK_PATH, build_rerank
 
 __all__ = ["Fault", "FaultKind", "OfflineNovitaServer", "RecordedRequest"]
 
@@ -305,8 +307,9 @@ class OfflineNovitaServer:
     """Novita-compatible HTTP server on 127.0.0.1, run by an asyncio loop in a daemon thread.
 
     It accepts any path prefix (``/v3/openai``, ``/openai/v1``, none) before ``/chat/completions``,
-    ``/completions``, ``/embeddings`` and ``/models``; records every request; checks the bearer key;
-    validates bodies like Novita; answers deterministically; and injects faults.
+    ``/completions``, ``/embeddings``, ``/rerank``, ``/models``, ``/files`` and ``/batches`` (the
+    Batch API, see :mod:`novita_core.testing.batches`); records every request; checks the bearer
+    key; validates bodies like Novita; answers deterministically; and injects faults.
 
     Args:
         api_key: The only bearer key accepted.
@@ -372,6 +375,8 @@ class OfflineNovitaServer:
         self._auth_value = f"Bearer {api_key}"
         self._prompt_cache: set[str] = set()
         self._denied_models: dict[str, str] = {}
+        self.batches = BatchStore(lambda: self._models)
+        """Files and batches of the ``/files`` and ``/batches`` endpoints (this server's own)."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -757,6 +762,11 @@ class OfflineNovitaServer:
     ) -> bool:
         path = request.path.rstrip("/")
         method = request.method
+        if self.batches.routes(path):
+            status, payload = self.batches.handle(method, path, request.headers, request.body)
+            if isinstance(payload, bytes):
+                return await self._send_raw(writer, status, payload, keep_alive)
+            return await self._send_json(writer, status, payload, keep_alive, fault)
         if path.endswith("/models") and method == "GET":
             payload = {"data": [m.listing() for m in self._models.values()]}
             return await self._send_json(writer, 200, payload, keep_alive, fault)
@@ -768,7 +778,7 @@ class OfflineNovitaServer:
             return await self._send_json(writer, 200, entry.listing(), keep_alive, fault)
 
         endpoint = None
-        for suffix in ("/chat/completions", "/completions", "/embeddings"):
+        for suffix in ("/chat/completions", "/completions", "/embeddings", RERANK_PATH):
             if path.endswith(suffix):
                 endpoint = suffix
                 break
@@ -788,6 +798,9 @@ class OfflineNovitaServer:
 
         if endpoint == "/embeddings":
             payload = build_embeddings(request.json, self._models)
+            return await self._send_json(writer, 200, payload, keep_alive, fault)
+        if endpoint == RERANK_PATH:
+            payload = build_rerank(request.json, self._models)
             return await self._send_json(writer, 200, payload, keep_alive, fault)
         plan = (
             build_chat(request.json, self._models, self._prompt_cache)

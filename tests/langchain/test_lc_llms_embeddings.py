@@ -141,4 +141,6 @@ def test_import_does_not_pull_llama_index() -> None:
         "print(sorted(langchain_novita.__all__))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['ChatNovita', 'Novita', 'NovitaEmbeddings', '__version__']"
+    assert out.stdout.strip() == str(
+        ["ChatNovita", "Novita", "NovitaEmbeddings", "NovitaRerank", "__version__"]
+    )
