@@ -25,6 +25,7 @@ import openai
 from novita_core import _logging, catalog
 from novita_core._compat import RawResponse, http_lib
 from novita_core._sdk_errors import NovitaResponseError, NovitaStreamError
+from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
 from novita_core.errors import describe_error_body
 from novita_core.params import CHAT, Request
 from novita_core.reasoning import normalize_response
@@ -467,8 +468,9 @@ class NovitaClient:
         top_n: int | None = None,
         max_documents: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ) -> dict[str, Any]:
-        """Async twin of :meth:`rerank`; the requests of a split input run concurrently."""
+        """Async twin of :meth:`rerank`; a split input keeps ``max_concurrency`` in flight."""
         plan = plan_rerank(
             model,
             query,
@@ -477,7 +479,11 @@ class NovitaClient:
             max_documents=max_documents,
             extra_body=extra_body,
         )
-        answers = await asyncio.gather(*(self.acreate(b.request, b.problem) for b in plan.batches))
+        answers = await bounded_gather(
+            lambda batch: self.acreate(batch.request, batch.problem),
+            plan.batches,
+            limit=max_concurrency,
+        )
         return plan.merge(answers)
 
     # -- streams -------------------------------------------------------------------------------

@@ -10,10 +10,13 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from llama_index.core.schema import NodeWithScore, TextNode
 from scale_models import CHAT_MODEL, DIMENSIONS, EMBEDDING_MODEL
 
 from langchain_novita import ChatNovita, Novita, NovitaEmbeddings
+from langchain_novita import NovitaRerank as LcRerank
 from llama_index_novita import NovitaEmbedding
+from llama_index_novita import NovitaRerank as LiRerank
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, LoopLimiter, bounded_gather
 from novita_core.testing import OfflineNovitaServer
 from novita_core.testing.replies import embed_text
@@ -112,6 +115,8 @@ def test_the_default_bound_is_small() -> None:
         NovitaEmbeddings(api_key="k"),
         Novita(api_key="k"),
         NovitaEmbedding("m", api_key="k"),
+        LcRerank(api_key="k"),
+        LiRerank(api_key="k"),
     ):
         assert model.max_concurrency == DEFAULT_MAX_CONCURRENCY
 
@@ -245,3 +250,33 @@ def test_li_max_concurrency_is_validated_before_any_request(server: OfflineNovit
     with pytest.raises(ValueError, match="max_concurrency"):
         NovitaEmbedding(model_name=EMBEDDING_MODEL, max_concurrency=0, **li(server))
     assert server.requests == []
+
+
+# -- rerank batching -------------------------------------------------------------------------
+
+RERANK_DOCS = [f"passage {i} about the sea" for i in range(20)]
+
+
+@pytest.mark.parametrize("limit", [2, 3])
+async def test_lc_arerank_of_a_split_input_holds_at_most_max_concurrency(
+    server: OfflineNovitaServer, limit: int
+) -> None:
+    reranker = LcRerank(max_documents_per_request=2, max_concurrency=limit, top_n=5, **lc(server))
+    results = await reranker.arerank(RERANK_DOCS, "the sea")
+
+    assert server.max_in_flight == limit
+    assert len(server.requests) == len(RERANK_DOCS) // 2
+    server.reset()
+    assert results == reranker.rerank(RERANK_DOCS, "the sea")  # same merge as the sync path
+    assert server.max_in_flight == 1
+
+
+async def test_li_rerank_async_of_a_split_input_holds_at_most_max_concurrency(
+    server: OfflineNovitaServer,
+) -> None:
+    reranker = LiRerank(max_documents_per_request=2, max_concurrency=3, top_n=5, **li(server))
+    nodes = [NodeWithScore(node=TextNode(text=text)) for text in RERANK_DOCS]
+    ranked = await reranker.apostprocess_nodes(nodes, query_str="the sea")
+
+    assert server.max_in_flight == 3
+    assert len(ranked) == 5
