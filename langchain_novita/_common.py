@@ -16,9 +16,11 @@ from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, mod
 from typing_extensions import Self
 
 from langchain_novita._messages import MODEL_PROVIDER
+from novita_core.connection import Connection, connect
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
+    check_raw_values,
     parameter_names,
     spec_for,
     validate_params,
@@ -27,7 +29,6 @@ from novita_core.settings import (
     API_KEY_ENV,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
-    NovitaSettings,
     check_picklable,
     sharing_memo,
 )
@@ -71,11 +72,16 @@ def check_init_kwargs(
     A request parameter of the endpoint that has no dedicated field (``user``,
     ``response_format`` ...) is moved into ``model_kwargs``, where the core validates it.
 
+    Request parameters are also checked as given (:func:`~novita_core.params.check_raw_values`),
+    because pydantic would turn ``temperature=True`` into ``1.0``.
+
     Raises:
-        InvalidParameterError: for an unknown name, naming the valid ones.
+        InvalidParameterError: for an unknown name, naming the valid ones, or a boolean given
+            for a number.
     """
     if not isinstance(values, Mapping):
         return values
+    check_raw_values(endpoint, values)
     accepted = accepted_init_names(model_cls)
     unknown = [key for key in values if key not in accepted]
     if not unknown:
@@ -87,7 +93,7 @@ def check_init_kwargs(
         if key not in table:
             raise InvalidParameterError(
                 f"Unknown parameter {key!r} for {model_cls.__name__}. Valid fields: "
-                f"{', '.join(sorted(set(wire_fields) | {'model', 'api_key', 'base_url'}))}; other "
+                f"{', '.join(sorted(model_cls.model_fields))}; other "
                 f"{endpoint} request parameters: {', '.join(sorted(table - set(wire_fields)))}. "
                 "Send fields this package does not know yet with extra_body={...}."
             )
@@ -121,6 +127,11 @@ def split_call_kwargs(kwargs: Mapping[str, Any]) -> tuple[JsonDict, JsonDict]:
     return fields, options
 
 
+def secret_value(key: SecretStr | str | None) -> str | None:
+    """The plain key (``model_copy(update=...)`` may have put a ``str`` where a secret was)."""
+    return key.get_secret_value() if isinstance(key, SecretStr) else key
+
+
 class NovitaConnection(BaseModel):
     """Where and how to reach Novita: the fields ChatNovita, Novita and NovitaEmbeddings share.
 
@@ -136,10 +147,11 @@ class NovitaConnection(BaseModel):
         default=None, validation_alias=AliasChoices("base_url", "novita_api_base", "api_base")
     )
     """OpenAI-compatible base URL; resolved by the core from the environment when unset."""
-    timeout: float | None = Field(
+    timeout: float | tuple[float | None, float | None] | Any = Field(
         default=DEFAULT_TIMEOUT, validation_alias=AliasChoices("timeout", "request_timeout")
     )
-    """Seconds per HTTP attempt."""
+    """Seconds per HTTP attempt, a ``(connect, read)`` pair, an ``httpx.Timeout`` /
+    ``httpx2.Timeout`` (the installed openai's), or None for the SDK default."""
     max_retries: int | None = DEFAULT_MAX_RETRIES
     """Retries after the first attempt (408/409/429/5xx, connection errors, timeouts)."""
     default_headers: dict[str, str] | None = None
@@ -156,12 +168,30 @@ class NovitaConnection(BaseModel):
     """Read Novita's ``GET /models`` before the first request to the base URL (default on; env
     ``NOVITA_MODEL_LISTING=0`` turns it off). Profiles of models built afterwards follow it."""
 
-    _client: NovitaClient = PrivateAttr()
+    _connection: Connection | None = PrivateAttr(default=None)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Copy, with ``update`` applied; the copy talks to the connection fields it holds.
+
+        Pydantic skips validation here, so a plain-text ``api_key`` is wrapped as a secret and
+        the connection is resolved at once (a bad ``base_url`` or ``timeout`` fails now).
+        """
+        if update and isinstance(update.get("api_key"), str):
+            update = {**update, "api_key": SecretStr(update["api_key"])}
+        copied = super().model_copy(update=update, deep=deep)
+        copied._connect()
+        return copied
 
     def _connect(self) -> None:
-        """Resolve the settings (raising for a missing key) and attach the core client."""
-        settings = NovitaSettings.resolve(
-            api_key=self.api_key.get_secret_value() if self.api_key is not None else None,
+        """Resolve the settings now (raising for a missing key or a bad URL or timeout)."""
+        self.base_url = self._current_connection().settings.base_url
+
+    def _current_connection(self) -> Connection:
+        # Resolved again whenever a connection field changed since the last call: pydantic's
+        # ``model_copy(update=...)`` and attribute assignment skip the validators.
+        self._connection = connect(
+            self._connection,
+            api_key=secret_value(self.api_key),
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
@@ -171,14 +201,16 @@ class NovitaConnection(BaseModel):
             async_transport=self.async_transport,
             model_listing=self.model_listing,
         )
-        self.base_url = settings.base_url
-        from novita_core.client import NovitaClient  # imports the openai SDK: first use only
+        return self._connection
 
-        self._client = NovitaClient(settings)
+    @property
+    def _client(self) -> NovitaClient:
+        """The core client for the current connection fields."""
+        return self._current_connection().client
 
-    # Pickles and copies (Ray, spawn pools, joblib, ``copy.deepcopy``) carry the fields and the
-    # core client's settings, never a connection pool: NovitaClient rebuilds one lazily in the
-    # process that uses it.
+    # Pickles (Ray, spawn pools, joblib) carry the fields, never the resolved connection or a
+    # pool: the connection is resolved again on first use in the process that uses it. Deep
+    # copies carry the core client's settings only (NovitaClient builds its pool lazily).
 
     def __getstate__(self) -> dict[Any, Any]:
         check_picklable(
@@ -186,7 +218,11 @@ class NovitaConnection(BaseModel):
             http_client=self.http_client,
             http_async_client=self.http_async_client,
         )
-        return super().__getstate__()
+        state: dict[Any, Any] = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_connection": None}
+        return state
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
         return super().__deepcopy__(sharing_memo(memo, self.http_client, self.http_async_client))

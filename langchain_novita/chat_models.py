@@ -51,9 +51,11 @@ from novita_core.catalog import (
 from novita_core.params import (
     CHAT,
     Endpoint,
+    InvalidParameterError,
     Request,
     build_request,
     canonical,
+    check_one_choice_stream,
     json_schema_format,
     validate_params,
 )
@@ -79,6 +81,24 @@ def _tool_choice(choice: Any) -> Any:
     if isinstance(choice, str):
         return {"type": "function", "function": {"name": choice}}
     return choice
+
+
+def _check_tool_choice_names(choice: Any, tools: Sequence[JsonDict]) -> None:
+    """A ``tool_choice`` naming a function must name one of the bound tools.
+
+    Raises:
+        InvalidParameterError: the named tool is not among ``tools``.
+    """
+    if not isinstance(choice, Mapping) or choice.get("type") != "function":
+        return
+    function = choice.get("function")
+    name = function.get("name") if isinstance(function, Mapping) else None
+    names = [tool["function"]["name"] for tool in tools if tool.get("type") == "function"]
+    if name not in names:
+        raise InvalidParameterError(
+            f"tool_choice names the tool {name!r}, which is not among the bound tools "
+            f"{names}; use one of those names, 'auto', 'none' or 'required'."
+        )
 
 
 class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
@@ -111,12 +131,16 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         api_key (alias ``novita_api_key``): Defaults to ``$NOVITA_API_KEY``.
         base_url (alias ``novita_api_base``): Defaults to ``$NOVITA_BASE_URL``,
             ``$NOVITA_API_BASE``, then Novita's public endpoint.
-        timeout (alias ``request_timeout``): Seconds per HTTP attempt.
+        timeout (alias ``request_timeout``): Seconds per HTTP attempt, a ``(connect, read)``
+            pair, or an ``httpx.Timeout``/``httpx2.Timeout`` (the installed openai's).
         max_retries: Retries on 408/409/429/5xx and connection errors.
         default_headers: Extra headers on every request.
 
     Unknown constructor or per-call parameters raise ``ValueError`` before any request is
-    sent, as do values out of Novita's documented ranges.
+    sent, as do values out of Novita's documented ranges, ``True``/``False`` for a number, a
+    ``base_url`` that is not ``http(s)://host``, ``n > 1`` on a stream and a named
+    ``tool_choice`` that is not a bound tool. A stream is one message: its chunks share the
+    response id and the last one (``chunk_position="last"``) carries the usage.
 
     Instantiate:
         .. code-block:: python
@@ -293,6 +317,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         params["messages"] = messages_to_dicts(messages)
         if stream:
             params["stream"] = True
+            check_one_choice_stream(params)
             if not options.get("stream_usage", self.stream_usage):
                 params.setdefault("stream_options", {"include_usage": False})
         return build_request(
@@ -349,6 +374,12 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         """A generation chunk for choice 0 (LangChain streams one message), else None."""
         if delta.choice != 0:
             return None
+        return self._choice_chunk(delta, asm, model)
+
+    def _choice_chunk(
+        self, delta: StreamDelta, asm: StreamAssembler, model: str
+    ) -> ChatGenerationChunk:
+        """``delta`` of choice 0 as a generation chunk (with its cost when it has the usage)."""
         finished = asm.choices[0] if delta.finish_reason else None
         message = delta_to_chunk(
             delta,
@@ -364,6 +395,17 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
                 message.response_metadata["cost_usd"] = cost
         info = {"finish_reason": delta.finish_reason} if delta.finish_reason else None
         return ChatGenerationChunk(message=message, generation_info=info)
+
+    def _last_chunk(self, asm: StreamAssembler, model: str) -> ChatGenerationChunk:
+        """The chunk that closes a stream: the usage, ``chunk_position="last"``, the same id.
+
+        LangChain appends a closing chunk of its own (with its run id, so a second message for
+        LangGraph) to a stream that has none; the usage waits for this one so that
+        ``chunks[-1].usage_metadata`` holds it.
+        """
+        chunk = self._choice_chunk(StreamDelta(usage=asm.usage), asm, model)
+        chunk.message.chunk_position = "last"  # type: ignore[attr-defined]
+        return chunk
 
     def _tool_index_offset(self, asm: StreamAssembler) -> int:
         """Where tool-call chunks start among a v1 stream's content blocks.
@@ -389,12 +431,16 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         asm = StreamAssembler()
         model = request.body["model"]
         for delta in self._client.stream(request, asm):
-            chunk = self._chunk(delta, asm, model)
+            chunk = None if delta.usage else self._chunk(delta, asm, model)
             if chunk is None:
                 continue
             if run_manager:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
+        last = self._last_chunk(asm, model)
+        if run_manager:
+            run_manager.on_llm_new_token("", chunk=last)
+        yield last
 
     async def _astream(
         self,
@@ -407,12 +453,16 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         asm = StreamAssembler()
         model = request.body["model"]
         async for delta in self._client.astream(request, asm):
-            chunk = self._chunk(delta, asm, model)
+            chunk = None if delta.usage else self._chunk(delta, asm, model)
             if chunk is None:
                 continue
             if run_manager:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
+        last = self._last_chunk(asm, model)
+        if run_manager:
+            await run_manager.on_llm_new_token("", chunk=last)
+        yield last
 
     # -- tools and structured output -----------------------------------------------------------
 
@@ -450,6 +500,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         if tool_choice is not None:
             kwargs["tool_choice"] = _tool_choice(tool_choice)
+            _check_tool_choice_names(kwargs["tool_choice"], formatted)
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
         return self.bind(tools=formatted, **kwargs)

@@ -23,7 +23,14 @@ from langchain_novita._common import (
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
-from novita_core.params import COMPLETIONS, Endpoint, Request, build_request, canonical
+from novita_core.params import (
+    COMPLETIONS,
+    Endpoint,
+    Request,
+    build_request,
+    canonical,
+    check_one_choice_stream,
+)
 from novita_core.streaming import StreamDelta
 
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -138,6 +145,7 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
         params["prompt"] = prompt
         if stream:
             params["stream"] = True
+            check_one_choice_stream(params)
             if not options.get("stream_usage", self.stream_usage):
                 params.setdefault("stream_options", {"include_usage": False})
         return build_request(

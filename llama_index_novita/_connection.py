@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
 from typing_extensions import Self
 
+from novita_core.connection import Connection, connect
 from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -29,7 +30,11 @@ class NovitaConnection(BaseModel):
     max_retries: int = Field(
         default=DEFAULT_MAX_RETRIES, description="Retries after the first attempt.", ge=0
     )
-    timeout: float = Field(default=DEFAULT_TIMEOUT, description="Seconds per HTTP attempt.", gt=0)
+    timeout: float | tuple[float | None, float | None] | Any = Field(
+        default=DEFAULT_TIMEOUT,
+        description="Seconds per HTTP attempt, a (connect, read) pair, or an httpx.Timeout / "
+        "httpx2.Timeout (the installed openai's).",
+    )
     default_headers: dict[str, str] | None = Field(
         default=None, description="Extra headers for every request."
     )
@@ -46,36 +51,42 @@ class NovitaConnection(BaseModel):
         "NOVITA_MODEL_LISTING=0 turns it off).",
     )
 
-    _settings: NovitaSettings | None = PrivateAttr(default=None)
-    _client: NovitaClient | None = PrivateAttr(default=None)
+    _connection: Connection | None = PrivateAttr(default=None)
 
     def _resolved_settings(self) -> NovitaSettings:
-        """The core settings (raises for a missing key); resolved once."""
-        if self._settings is None:
-            self._settings = NovitaSettings.resolve(
-                api_key=self.api_key.get_secret_value() if self.api_key else None,
-                base_url=self.api_base,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                default_headers=self.default_headers,
-                http_client=self.http_client,
-                http_async_client=self.async_http_client,
-                async_transport=self.async_transport,
-                model_listing=self.model_listing,
-            )
-        return self._settings
+        """The core settings for the current field values (raises for a missing key)."""
+        return self._current_connection().settings
+
+    def _current_connection(self) -> Connection:
+        """Settings and client for the current field values.
+
+        Resolved again whenever a connection field changed since the last call: LlamaIndex
+        models do not validate assignment, so ``llm.api_base = ...`` reaches only this.
+        """
+        key = self.api_key
+        self._connection = connect(
+            self._connection,
+            api_key=key.get_secret_value() if isinstance(key, SecretStr) else key,
+            base_url=self.api_base,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            default_headers=self.default_headers,
+            http_client=self.http_client,
+            http_async_client=self.async_http_client,
+            async_transport=self.async_transport,
+            model_listing=self.model_listing,
+            base_url_argument="api_base",
+        )
+        return self._connection
 
     @property
     def _novita(self) -> NovitaClient:
-        # Built on first use: that is when the openai SDK gets imported.
-        if self._client is None:
-            from novita_core.client import NovitaClient
+        """The core client for the current field values (built on first use)."""
+        return self._current_connection().client
 
-            self._client = NovitaClient(self._resolved_settings())
-        return self._client
-
-    # Pickles and copies (Ray, spawn pools, ``IngestionPipeline(num_workers=...)``) carry the
-    # fields, never the resolved settings or a client: both are rebuilt lazily where used.
+    # Pickles (Ray, spawn pools, ``IngestionPipeline(num_workers=...)``) carry the fields, never
+    # the resolved connection or a pool: both are rebuilt lazily where used. Deep copies carry
+    # the core client's settings only (NovitaClient builds its pool lazily).
 
     def __getstate__(self) -> dict[Any, Any]:
         check_picklable(
@@ -86,7 +97,7 @@ class NovitaConnection(BaseModel):
         state: dict[Any, Any] = super().__getstate__()
         private = state.get("__pydantic_private__")
         if private:
-            state["__pydantic_private__"] = {**private, "_settings": None, "_client": None}
+            state["__pydantic_private__"] = {**private, "_connection": None}
         return state
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:

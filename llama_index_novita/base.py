@@ -67,7 +67,14 @@ from novita_core.catalog import (
     response_cost,
     supports_structured_output,
 )
-from novita_core.params import Endpoint, canonical, json_schema_format
+from novita_core.params import (
+    Endpoint,
+    InvalidParameterError,
+    canonical,
+    check_one_choice_stream,
+    check_raw_values,
+    json_schema_format,
+)
 
 if TYPE_CHECKING:
     from llama_index.core.chat_engine.types import AgentChatResponse
@@ -94,7 +101,8 @@ _NOVITA_FIELDS = (
 )
 """Typed request fields forwarded to the core's parameter table (besides ``temperature``)."""
 
-_CALL_ONLY = frozenset({"extra_body"})
+_STREAM_ONLY = frozenset({"stream_options"})
+"""``additional_kwargs`` that apply to streams only (``OpenAILike`` users set them once)."""
 
 dispatcher = get_dispatcher(__name__)
 
@@ -116,12 +124,19 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
         max_tokens: Most tokens to generate.
         additional_kwargs: More request parameters, checked against the core's table (Novita
             extras such as ``top_k`` travel in ``extra_body``); unknown names are an error.
+            ``stream_options`` here applies to streams only; ``extra_body`` here is merged into
+            the ``extra_body`` field.
+        extra_body: Fields sent as given in the JSON body of every request (server fields the
+            table does not know); a per-call ``extra_body=`` is merged over it.
         context_window: Override the model's context window (else from Novita's model list).
         is_chat_model: Use the chat endpoint (True) or the completions endpoint (False).
         is_function_calling_model: Override whether agents may use tools with this model
             (default: from the model catalog; True for models it does not know).
         max_retries: Retries after the first attempt (``2`` means at most 3 requests).
-        timeout: Seconds per HTTP attempt.
+        timeout: Seconds per HTTP attempt, a ``(connect, read)`` pair, or an
+            ``httpx.Timeout``/``httpx2.Timeout`` (the installed openai's). Connection fields
+            (``api_base``, ``api_key``, ``timeout``, ``max_retries`` ...) assigned after
+            construction are used by the next request.
         default_headers: Extra headers for every request.
         http_client: An HTTP client the installed ``openai`` accepts for sync calls.
         async_http_client: An HTTP client the installed ``openai`` accepts for async calls.
@@ -174,6 +189,9 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="More request parameters (validated by the core)."
     )
+    extra_body: dict[str, Any] | None = Field(
+        default=None, description="Fields sent as given in every request's JSON body."
+    )
     context_window: int | None = Field(
         default=None, description="Context window override (else from the model catalog).", gt=0
     )
@@ -194,7 +212,9 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
     repetition_penalty: float | None = Field(default=None, description="Repetition penalty.")
     top_k: int | None = Field(default=None, description="Top-k sampling.")
     min_p: float | None = Field(default=None, description="Min-p sampling.")
-    logit_bias: dict[str, int] | None = Field(default=None, description="Token id -> bias.")
+    logit_bias: dict[str | int, int | float] | None = Field(
+        default=None, description="Token id -> bias."
+    )
     seed: int | None = Field(default=None, description="Sampling seed.")
     logprobs: bool | None = Field(default=None, description="Return log-probabilities.")
     top_logprobs: int | None = Field(default=None, description="Alternatives per token.")
@@ -217,6 +237,8 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
     ) -> None:
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
+        # Before pydantic turns temperature=True into 1.0; fields are named as on the chat table.
+        check_raw_values(CHAT, kwargs)
         super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
             model=model,
             api_key=SecretStr(api_key) if api_key else None,
@@ -225,7 +247,9 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
         )
         # Fail at construction, before any request: bad params, no key.
         endpoint = CHAT if self.is_chat_model else COMPLETIONS
-        validate_params(endpoint, _for_endpoint(endpoint, self._model_params()))
+        streamed_only = bool(_STREAM_ONLY.intersection(self.additional_kwargs))
+        validate_params(endpoint, _for_endpoint(endpoint, self._model_params(streamed_only)))
+        self._extra_body(None)
         self._resolved_settings()
 
     @classmethod
@@ -271,26 +295,47 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
     # -- request building ----------------------------------------------------------------------
 
-    def _model_params(self) -> dict[str, Any]:
+    def _model_params(self, stream: bool) -> dict[str, Any]:
+        """Fields and ``additional_kwargs`` as request parameters (with ``stream`` if set)."""
         params: dict[str, Any] = {"model": self.model, "temperature": self.temperature}
         for name in _NOVITA_FIELDS:
             params[name] = getattr(self, name)
-        params.update(canonical(CHAT, self.additional_kwargs))
+        additional = {
+            name: value
+            for name, value in self.additional_kwargs.items()
+            if name != "extra_body" and (stream or name not in _STREAM_ONLY)
+        }
+        params.update(canonical(CHAT, additional))
+        if stream:
+            params["stream"] = True
         return params
+
+    def _extra_body(self, per_call: Any) -> dict[str, Any] | None:
+        """The ``extra_body`` field, then ``additional_kwargs["extra_body"]``, then the call's."""
+        merged: dict[str, Any] = {}
+        sources = (
+            ("extra_body", self.extra_body),
+            ('additional_kwargs["extra_body"]', self.additional_kwargs.get("extra_body")),
+            ("the extra_body argument", per_call),
+        )
+        for source, body in sources:
+            if body is not None and not isinstance(body, dict):
+                raise InvalidParameterError(f"{source} must be a dict, got {body!r}")
+            merged.update(body or {})
+        return merged or None
 
     def _request(
         self, endpoint: Endpoint, payload: dict[str, Any], kwargs: dict[str, Any], stream: bool
     ) -> Request:
         call = dict(kwargs)
-        extra_body = call.pop("extra_body", None)
+        extra_body = self._extra_body(call.pop("extra_body", None))
         params = {
-            **self._model_params(),
+            **self._model_params(stream),
             **canonical(endpoint, call),
             **payload,
             "model": self.model,
         }
-        if stream:
-            params["stream"] = True
+        check_one_choice_stream(params)
         return build_request(endpoint, _for_endpoint(endpoint, params), extra_body=extra_body)
 
     def _chat_request(
@@ -379,6 +424,12 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
     def _to_prompt(self, messages: Sequence[ChatMessage]) -> str:
         formatter = self.messages_to_prompt or generic_messages_to_prompt
         return formatter(messages)
+
+    def _completion_prompt(self, prompt: str, formatted: bool) -> str:
+        """``completion_to_prompt`` applied, unless the caller already formatted ``prompt``."""
+        if formatted or self.completion_to_prompt is None:
+            return prompt
+        return self.completion_to_prompt(prompt)
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         if not self.is_chat_model:
@@ -487,6 +538,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
         """Complete a prompt (chat endpoint for chat models, completions endpoint otherwise)."""
         if self.is_chat_model:
             return chat_to_completion_decorator(self._chat)(prompt, **kwargs)
+        prompt = self._completion_prompt(prompt, formatted)
         return self._complete(prompt, **kwargs)
 
     @llm_completion_callback()
@@ -496,6 +548,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
         """Stream a completion of ``prompt``."""
         if self.is_chat_model:
             return stream_chat_to_completion_decorator(self._stream_chat)(prompt, **kwargs)
+        prompt = self._completion_prompt(prompt, formatted)
         return self._stream_complete(prompt, **kwargs)
 
     @llm_completion_callback()
@@ -505,6 +558,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
         """Async :meth:`complete`."""
         if self.is_chat_model:
             return await achat_to_completion_decorator(self._achat)(prompt, **kwargs)
+        prompt = self._completion_prompt(prompt, formatted)
         return await self._acomplete(prompt, **kwargs)
 
     @llm_completion_callback()
@@ -514,6 +568,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
         """Async :meth:`stream_complete`."""
         if self.is_chat_model:
             return await astream_chat_to_completion_decorator(self._astream_chat)(prompt, **kwargs)
+        prompt = self._completion_prompt(prompt, formatted)
         return await self._astream_complete(prompt, **kwargs)
 
     # -- structured output ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from novita_core import (
     validate_params,
 )
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, LoopLimiter
+from novita_core.params import check_raw_values
 
 __all__ = ["NovitaEmbedding"]
 
@@ -41,8 +42,11 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
             ``num_workers`` only limits the scheduling).
         dimensions: Output vector length, for models that support shortening.
         additional_kwargs: More ``/embeddings`` parameters, validated by the core.
+        extra_body: Fields sent as given in the JSON body of every request (server fields the
+            core's table does not know).
         max_retries: Retries after the first attempt (``2`` means at most 3 requests).
-        timeout: Seconds per HTTP attempt.
+        timeout: Seconds per HTTP attempt, a ``(connect, read)`` pair, or an
+            ``httpx.Timeout``/``httpx2.Timeout`` (the installed openai's).
         default_headers: Extra headers for every request.
         http_client: An HTTP client the installed ``openai`` accepts for sync calls.
         async_http_client: An HTTP client the installed ``openai`` accepts for async calls.
@@ -64,6 +68,9 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="More /embeddings parameters."
     )
+    extra_body: dict[str, Any] | None = Field(
+        default=None, description="Fields sent as given in every request's JSON body."
+    )
     max_concurrency: int = Field(
         default=DEFAULT_MAX_CONCURRENCY,
         description="Most requests in flight at once per event loop (async calls).",
@@ -82,6 +89,7 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
     ) -> None:
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
+        check_raw_values(EMBEDDINGS, kwargs)  # before pydantic turns dimensions=True into 1
         super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
             model_name=model_name,
             api_key=SecretStr(api_key) if api_key else None,
@@ -101,7 +109,7 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
 
     def _request(self, texts: str | list[str]) -> Request:
         params = {**self._params(), "model": self.model_name, "input": texts}
-        return build_request(EMBEDDINGS, params)
+        return build_request(EMBEDDINGS, params, extra_body=self.extra_body)
 
     @staticmethod
     def _vectors(data: dict[str, Any], expected: int) -> list[list[float]]:

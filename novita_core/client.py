@@ -47,8 +47,16 @@ USER_AGENT_HEADER = {"X-Novita-Source": "novita-integrations"}
 _logging.install()  # no request bodies in the SDK's DEBUG log unless opted in
 
 
+def _sdk_user_agent(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
+    """The ``User-Agent`` the SDK's own public class sends (it uses the class name)."""
+    public = openai.AsyncOpenAI if isinstance(client, openai.AsyncOpenAI) else openai.OpenAI
+    return f"{public.__name__}/Python {openai.__version__}"
+
+
 class _NovitaOpenAI(openai.OpenAI):
     """``openai.OpenAI`` whose status errors carry Novita's ``reason`` and ``message``."""
+
+    user_agent = property(_sdk_user_agent)  # not this private class's name
 
     def _make_status_error(
         self, err_msg: str, *, body: object, response: Any
@@ -60,6 +68,8 @@ class _NovitaOpenAI(openai.OpenAI):
 
 class _NovitaAsyncOpenAI(openai.AsyncOpenAI):
     """Async twin of :class:`_NovitaOpenAI`."""
+
+    user_agent = property(_sdk_user_agent)
 
     def _make_status_error(
         self, err_msg: str, *, body: object, response: Any
@@ -408,7 +418,7 @@ class NovitaClient:
     def _listing_options(self) -> openai.RequestOptions:
         # One attempt with its own short timeout: the listing must never hold up a call for
         # the call's timeout times its retries.
-        timeout = self.settings.timeout
+        timeout = self.settings.read_timeout
         return {"timeout": min(catalog.LISTING_TIMEOUT, timeout or catalog.LISTING_TIMEOUT)}
 
     def _read_listing(self) -> list[dict[str, Any]]:

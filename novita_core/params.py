@@ -309,6 +309,42 @@ def validate_params(endpoint: Endpoint, params: Mapping[str, Any]) -> None:
     _check_combinations(endpoint, present)
 
 
+def check_raw_values(endpoint: Endpoint, values: Mapping[str, Any]) -> None:
+    """Check the request parameters among ``values`` as given, before a framework coerces them.
+
+    Pydantic fields turn ``True`` into ``1.0`` for a float (and ``1`` for an int), so an adapter
+    calls this on its raw constructor arguments: a boolean for a numeric parameter, and a dict
+    holding one (``logit_bias={"42": True}``), are refused as they would be per call. Names that
+    are not parameters of ``endpoint`` are ignored.
+
+    Raises:
+        InvalidParameterError: naming the parameter and the type it takes.
+    """
+    table = _TABLE[endpoint]
+    for name, value in values.items():
+        spec = table.get(name)
+        if spec is not None and isinstance(value, (bool, dict)):
+            _check(spec, value)
+
+
+def check_one_choice_stream(params: Mapping[str, Any]) -> None:
+    """Refuse ``n > 1`` on a stream where the caller can receive only one message.
+
+    The framework adapters stream a single message, so the other choices would be dropped
+    silently.
+
+    Raises:
+        InvalidParameterError: ``stream`` is set and ``n`` is above 1.
+    """
+    n = params.get("n")
+    if params.get("stream") and isinstance(n, int) and n > 1:
+        raise InvalidParameterError(
+            f"n={n} cannot be streamed: a stream here is one message, so choices after the "
+            "first would be lost. Use n=1 to stream, or call without streaming for several "
+            "choices."
+        )
+
+
 def canonical(endpoint: Endpoint, params: Mapping[str, Any]) -> dict[str, Any]:
     """``params`` with alias names (``max_completion_tokens``) renamed to the rows they stand for.
 

@@ -37,25 +37,87 @@ def resolve_api_key(api_key: str | None = None) -> str:
     return key
 
 
-def resolve_base_url(base_url: str | None = None) -> str:
+def resolve_base_url(base_url: str | None = None, *, argument: str = "base_url") -> str:
     """Return the explicit base URL, else ``NOVITA_BASE_URL``/``NOVITA_API_BASE``, else the default.
 
     Plain ``http://`` is accepted only when the caller names it (a local server): an env var or
     the default can never silently downgrade an ``https`` connection carrying the key.
+    ``argument`` is the name the caller's framework gives the URL (``api_base`` in LlamaIndex),
+    used in error messages.
+
+    Raises:
+        ValueError: the URL is not ``http(s)://host...``, or an env URL is plain http to
+            another machine.
     """
     if base_url:
-        return base_url.rstrip("/")
+        return _checked_url(base_url.rstrip("/"), f"{argument}=")
     for name in BASE_URL_ENVS:
         value = os.environ.get(name)
         if value:
             url = value.rstrip("/")
             if not (_scheme(url) == "https" or _is_loopback(url)):
                 raise ValueError(
-                    f"{name}={url!r} is not an https URL; pass base_url=... explicitly to use a "
-                    "plain-http server."
+                    f"{name}={url!r} is not an https URL; pass {argument}=... explicitly to use "
+                    "a plain-http server."
                 )
-            return url
+            return _checked_url(url, f"{name}=")
     return DEFAULT_BASE_URL
+
+
+def _checked_url(url: str, source: str) -> str:
+    """``url`` if it is an absolute ``http``/``https`` URL with a host, else a clear error."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018  # a malformed port raises here, not at the first request
+    except ValueError as exc:
+        raise ValueError(f"{source}{url!r} is not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise ValueError(
+            f"{source}{url!r} is not an http(s) URL with a host; expected e.g. {DEFAULT_BASE_URL!r}"
+        )
+    return url
+
+
+def resolve_timeout(timeout: Any) -> Any:
+    """Normalise a timeout the way ``ChatOpenAI`` accepts it, for the installed ``openai``.
+
+    A number of seconds (per phase: connect, read, write, pool), a ``(connect, read)`` pair
+    (read also bounds write and pool), an ``httpx.Timeout``/``httpx2.Timeout`` (whichever the
+    installed ``openai`` uses) as given, or None for the SDK default.
+
+    Raises:
+        ValueError: anything else, or a number that is not > 0.
+    """
+    if timeout is None:
+        return None
+    if _is_number(timeout):
+        return _seconds(timeout)
+    from novita_core._compat import http_lib  # imports the openai SDK: only for these forms
+
+    if isinstance(timeout, http_lib.Timeout):
+        return timeout
+    if isinstance(timeout, (tuple, list)) and len(timeout) == 2:
+        connect, read = (None if value is None else _seconds(value) for value in timeout)
+        return http_lib.Timeout(read, connect=connect)
+    raise _timeout_error(timeout)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _seconds(value: Any) -> float:
+    if not _is_number(value) or not value > 0:
+        raise _timeout_error(value)
+    return float(value)
+
+
+def _timeout_error(value: Any) -> ValueError:
+    return ValueError(
+        "timeout must be a number of seconds > 0, a (connect, read) pair of them, an "
+        f"httpx.Timeout/httpx2.Timeout (the installed openai's) or None, got {value!r}"
+    )
 
 
 ASYNC_TRANSPORTS = ("aiohttp", "httpx")
@@ -110,7 +172,8 @@ class NovitaSettings:
     Args:
         api_key: The Novita API key (resolved; never printed).
         base_url: OpenAI-compatible base URL.
-        timeout: Seconds per HTTP attempt (connect + read), or None for the SDK default.
+        timeout: Seconds per HTTP attempt (connect + read), an ``httpx.Timeout``/``httpx2.Timeout``
+            for per-phase limits (see :func:`resolve_timeout`), or None for the SDK default.
         max_retries: Retries after the first attempt; ``N`` means at most ``N + 1`` requests.
         default_headers: Extra headers sent with every request.
         http_client: A sync client the installed ``openai`` accepts as ``http_client``
@@ -132,7 +195,7 @@ class NovitaSettings:
 
     api_key: str
     base_url: str = DEFAULT_BASE_URL
-    timeout: float | None = DEFAULT_TIMEOUT
+    timeout: Any = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     default_headers: Mapping[str, str] = field(default_factory=dict)
     http_client: Any = None
@@ -146,25 +209,27 @@ class NovitaSettings:
         *,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
+        timeout: Any = DEFAULT_TIMEOUT,
         max_retries: int | None = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
         http_client: Any = None,
         http_async_client: Any = None,
         async_transport: str | None = None,
         model_listing: bool | None = None,
+        base_url_argument: str = "base_url",
     ) -> NovitaSettings:
-        """Build settings from arguments, falling back to the environment and defaults."""
+        """Build settings from arguments, falling back to the environment and defaults.
+
+        ``base_url_argument`` is what the caller's framework calls the URL (for error messages).
+        """
         if max_retries is None:
             max_retries = DEFAULT_MAX_RETRIES
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
-        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-            raise ValueError(f"timeout must be a number of seconds > 0 or None, got {timeout!r}")
         return cls(
             api_key=resolve_api_key(api_key),
-            base_url=resolve_base_url(base_url),
-            timeout=float(timeout) if timeout is not None else None,
+            base_url=resolve_base_url(base_url, argument=base_url_argument),
+            timeout=resolve_timeout(timeout),
             max_retries=max_retries,
             default_headers=dict(default_headers or {}),
             http_client=http_client,
@@ -174,12 +239,20 @@ class NovitaSettings:
         )
 
     @property
+    def read_timeout(self) -> float | None:
+        """Seconds a read may wait: ``timeout`` itself, or the ``read`` of a ``Timeout``."""
+        if self.timeout is None or isinstance(self.timeout, float):
+            return self.timeout
+        read: float | None = self.timeout.read
+        return read
+
+    @property
     def pool_key(self) -> tuple[Any, ...]:
         """Identity of the connection pool these settings may share with others."""
         return (
             self.base_url,
             self.api_key,
-            self.timeout,
+            _timeout_key(self.timeout),
             tuple(sorted(self.default_headers.items())),
             id(self.http_client) if self.http_client is not None else None,
             id(self.http_async_client) if self.http_async_client is not None else None,
@@ -191,6 +264,13 @@ class NovitaSettings:
             f"NovitaSettings(base_url={self.base_url!r}, timeout={self.timeout!r}, "
             f"max_retries={self.max_retries!r})"
         )
+
+
+def _timeout_key(timeout: Any) -> Any:
+    """A hashable stand-in for ``timeout`` (``Timeout`` objects are not hashable)."""
+    if timeout is None or isinstance(timeout, float):
+        return timeout
+    return tuple(sorted(timeout.as_dict().items()))
 
 
 def check_picklable(owner: str, **http_clients: Any) -> None:

@@ -1,0 +1,81 @@
+"""Settings and client for an adapter's connection fields, rebuilt whenever those fields change.
+
+Framework models are mutable (``llm.api_base = ...``) and copyable without validation
+(pydantic's ``model_copy(update=...)``), so an adapter must not resolve its settings once at
+construction and keep them: it asks :func:`connect` before each request, which returns the
+previous :class:`Connection` while the fields are unchanged and a fresh one otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from novita_core.settings import NovitaSettings
+
+if TYPE_CHECKING:
+    from novita_core.client import NovitaClient
+
+
+@dataclass(frozen=True, repr=False)
+class Connection:
+    """The settings resolved from one set of connection fields, and their client.
+
+    Args:
+        fields: The keyword arguments given to :meth:`NovitaSettings.resolve`.
+        settings: What they resolved to.
+
+    Example:
+        >>> connection = connect(None, api_key="sk-test", base_url="http://127.0.0.1:9/v1")
+        >>> connect(connection, api_key="sk-test", base_url="http://127.0.0.1:9/v1") is connection
+        True
+    """
+
+    fields: Mapping[str, Any]
+    settings: NovitaSettings
+
+    @property
+    def client(self) -> NovitaClient:
+        """The core client for these settings (built lazily: it imports the ``openai`` SDK)."""
+        client: NovitaClient | None = self.__dict__.get("_client")
+        if client is None:
+            from novita_core.client import NovitaClient
+
+            client = NovitaClient(self.settings)
+            object.__setattr__(self, "_client", client)
+        return client
+
+    def __repr__(self) -> str:
+        return f"Connection({self.settings!r})"
+
+
+def connect(previous: Connection | None, **fields: Any) -> Connection:
+    """``previous`` if it was made from the same ``fields``, else a newly resolved connection.
+
+    Args:
+        previous: The connection last returned for this model, if any.
+        **fields: Keyword arguments of :meth:`NovitaSettings.resolve`.
+
+    Raises:
+        MissingAPIKeyError: no key in the fields or the environment.
+        ValueError: a field is invalid (URL, timeout, retries, transport).
+    """
+    if previous is not None and _same(previous.fields, fields):
+        return previous
+    # Copies, so that editing a header dict in place is seen as a change next time.
+    kept = {name: dict(v) if isinstance(v, dict) else v for name, v in fields.items()}
+    return Connection(fields=kept, settings=NovitaSettings.resolve(**fields))
+
+
+def _same(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    # User-given HTTP clients are compared by identity: equal-looking clients are other pools.
+    if old.keys() != new.keys():
+        return False
+    for name, value in new.items():
+        before = old[name]
+        if value is before:
+            continue
+        if name.startswith("http") or type(value) is not type(before) or value != before:
+            return False
+    return True
