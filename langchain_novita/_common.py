@@ -16,7 +16,7 @@ from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, mod
 from typing_extensions import Self
 
 from langchain_novita._messages import MODEL_PROVIDER
-from novita_core.connection import Connection, connect
+from novita_core.connection import Connection, connect, picklable_state
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
@@ -29,7 +29,6 @@ from novita_core.settings import (
     API_KEY_ENV,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
-    check_picklable,
     sharing_memo,
 )
 
@@ -213,16 +212,12 @@ class NovitaConnection(BaseModel):
     # copies carry the core client's settings only (NovitaClient builds its pool lazily).
 
     def __getstate__(self) -> dict[Any, Any]:
-        check_picklable(
+        return picklable_state(
             type(self).__name__,
+            super().__getstate__(),
             http_client=self.http_client,
             http_async_client=self.http_async_client,
         )
-        state: dict[Any, Any] = super().__getstate__()
-        private = state.get("__pydantic_private__")
-        if private:
-            state["__pydantic_private__"] = {**private, "_connection": None}
-        return state
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
         return super().__deepcopy__(sharing_memo(memo, self.http_client, self.http_async_client))

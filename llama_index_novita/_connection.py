@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
 from typing_extensions import Self
 
-from novita_core.connection import Connection, connect
+from novita_core.connection import Connection, connect, picklable_state
 from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     NovitaSettings,
-    check_picklable,
     sharing_memo,
 )
 
@@ -89,16 +88,12 @@ class NovitaConnection(BaseModel):
     # the core client's settings only (NovitaClient builds its pool lazily).
 
     def __getstate__(self) -> dict[Any, Any]:
-        check_picklable(
+        return picklable_state(
             type(self).__name__,
+            super().__getstate__(),
             http_client=self.http_client,
             async_http_client=self.async_http_client,
         )
-        state: dict[Any, Any] = super().__getstate__()
-        private = state.get("__pydantic_private__")
-        if private:
-            state["__pydantic_private__"] = {**private, "_connection": None}
-        return state
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
         return super().__deepcopy__(sharing_memo(memo, self.http_client, self.async_http_client))
