@@ -5,7 +5,8 @@ All requests go through the official client's documented low-level call
 base URL, headers, timeouts and typed status errors, and skips building typed response objects
 that the adapters would only turn back into dicts. Clients are shared per connection identity
 (base URL, key, timeout, headers, user HTTP client): one pool, created on first use. Async
-clients are additionally kept per event loop, because a pool cannot outlive its loop.
+clients are additionally kept per event loop, because a pool cannot outlive its loop, and all
+pools are per process: a forked child drops the parent's and opens its own.
 """
 
 from __future__ import annotations
@@ -218,9 +219,7 @@ class _LoopClients:
             step = client.close()
             try:
                 step.send(None)
-            except StopIteration:
-                continue
-            except Exception:  # a transport that needed its loop: nothing more to do
+            except Exception:  # StopIteration: closed; else a transport that needed its loop
                 continue
             step.close()
 
