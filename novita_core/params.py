@@ -312,10 +312,11 @@ def validate_params(endpoint: Endpoint, params: Mapping[str, Any]) -> None:
 def check_raw_values(endpoint: Endpoint, values: Mapping[str, Any]) -> None:
     """Check the request parameters among ``values`` as given, before a framework coerces them.
 
-    Pydantic fields turn ``True`` into ``1.0`` for a float (and ``1`` for an int), so an adapter
-    calls this on its raw constructor arguments: a boolean for a numeric parameter, and a dict
-    holding one (``logit_bias={"42": True}``), are refused as they would be per call. Names that
-    are not parameters of ``endpoint`` are ignored.
+    Pydantic fields turn ``True`` into ``1.0`` for a float and ``"yes"`` into ``True`` for a
+    boolean, so an adapter calls this on its raw constructor arguments: every value is checked
+    as it would be per call (a boolean for a numeric parameter, a string for a switch, a dict
+    holding one: ``logit_bias={"42": True}``). Names that are not parameters of ``endpoint`` are
+    ignored.
 
     Raises:
         InvalidParameterError: naming the parameter and the type it takes.
@@ -323,7 +324,7 @@ def check_raw_values(endpoint: Endpoint, values: Mapping[str, Any]) -> None:
     table = _TABLE[endpoint]
     for name, value in values.items():
         spec = table.get(name)
-        if spec is not None and isinstance(value, (bool, dict)):
+        if spec is not None and value is not None:
             _check(spec, value)
 
 

@@ -157,9 +157,11 @@ def test_bad_reasoning_controls_fail_before_any_request(
     assert server.requests == []
 
 
-def test_a_string_is_not_a_thinking_switch_per_call(
+def test_a_string_is_not_a_thinking_switch(
     server: OfflineNovitaServer, connect: dict[str, str]
 ) -> None:
+    with pytest.raises(ValueError, match="enable_thinking must be a boolean"):
+        ChatNovita(**connect, enable_thinking="yes")
     llm = ChatNovita(**connect)
     with pytest.raises(ValueError, match="enable_thinking must be a boolean"):
         llm.invoke("hi", enable_thinking="yes")

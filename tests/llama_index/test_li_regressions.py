@@ -116,7 +116,7 @@ def test_novita_params_as_constructor_kwargs_are_not_dropped(
         ({"top_p": 0}, InvalidParameterError),
         ({"repetition_penalty": 2.5}, InvalidParameterError),
         ({"stop": ["a", "b", "c", "d", "e"]}, InvalidParameterError),
-        ({"temperature": 3.0}, ValidationError),
+        ({"temperature": 3.0}, InvalidParameterError),  # the core's range, checked first
         ({"additional_kwargs": {"temperature": "hot"}}, InvalidParameterError),
     ],
 )
