@@ -214,7 +214,7 @@ class NovitaConnection(BaseModel):
     def __getstate__(self) -> dict[Any, Any]:
         return picklable_state(
             type(self).__name__,
-            super().__getstate__(),
+            super().__getstate__,
             http_client=self.http_client,
             http_async_client=self.http_async_client,
         )

@@ -90,7 +90,7 @@ class NovitaConnection(BaseModel):
     def __getstate__(self) -> dict[Any, Any]:
         return picklable_state(
             type(self).__name__,
-            super().__getstate__(),
+            super().__getstate__,
             http_client=self.http_client,
             async_http_client=self.async_http_client,
         )

@@ -8,7 +8,7 @@ previous :class:`Connection` while the fields are unchanged and a fresh one othe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,16 +81,20 @@ def _same(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return True
 
 
-def picklable_state(owner: str, state: dict[Any, Any], **http_clients: Any) -> dict[Any, Any]:
-    """A model's pickle state (pydantic's ``__getstate__``) without its resolved connection.
+def picklable_state(
+    owner: str, get_state: Callable[[], dict[Any, Any]], **http_clients: Any
+) -> dict[Any, Any]:
+    """A model's pickle state (from pydantic's ``__getstate__``) without its resolved connection.
 
     The receiving process resolves the connection again from the fields, and so builds its own
-    pool; the API key travels in the fields (a worker needs it).
+    pool; the API key travels in the fields (a worker needs it). The clients are checked before
+    ``get_state`` runs: LlamaIndex's drops unpicklable fields from the live model.
 
     Raises:
         TypeError: a user-supplied HTTP client is set (see :func:`check_picklable`).
     """
     check_picklable(owner, **http_clients)
+    state = get_state()
     private = state.get("__pydantic_private__")
     if private:
         state["__pydantic_private__"] = {**private, "_connection": None}

@@ -108,6 +108,7 @@ def test_a_user_http_client_is_refused_clearly_and_shared_by_deepcopy(
 
         with pytest.raises(TypeError, match=rf"cannot pickle {cls.__name__} with {field}="):
             pickle.dumps(model)
+        assert getattr(model, field) is client  # the refused pickle left the model as it was
         clone = copy.deepcopy(model)
         assert getattr(clone, field) is client
     finally:
