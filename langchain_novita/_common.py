@@ -28,6 +28,7 @@ from novita_core.params import (
 from novita_core.settings import (
     API_KEY_ENV,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
     sharing_memo,
 )
@@ -153,6 +154,8 @@ class NovitaConnection(BaseModel):
     ``httpx2.Timeout`` (the installed openai's), or None for the SDK default."""
     max_retries: int | None = DEFAULT_MAX_RETRIES
     """Retries after the first attempt (408/409/429/5xx, connection errors, timeouts)."""
+    max_retry_wait: float = Field(default=DEFAULT_MAX_RETRY_WAIT, ge=0)
+    """Longest ``Retry-After`` (seconds) a retry waits; a longer one raises at once."""
     default_headers: dict[str, str] | None = None
     """Extra headers on every request."""
     http_client: Any = Field(default=None, exclude=True)
@@ -198,6 +201,7 @@ class NovitaConnection(BaseModel):
             http_client=self.http_client,
             http_async_client=self.http_async_client,
             async_transport=self.async_transport,
+            max_retry_wait=self.max_retry_wait,
             model_listing=self.model_listing,
         )
         return self._connection

@@ -10,6 +10,7 @@ from typing_extensions import Self
 from novita_core.connection import Connection, connect, picklable_state
 from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
     NovitaSettings,
     sharing_memo,
@@ -33,6 +34,11 @@ class NovitaConnection(BaseModel):
         default=DEFAULT_TIMEOUT,
         description="Seconds per HTTP attempt, a (connect, read) pair, or an httpx.Timeout / "
         "httpx2.Timeout (the installed openai's).",
+    )
+    max_retry_wait: float = Field(
+        default=DEFAULT_MAX_RETRY_WAIT,
+        description="Longest Retry-After (seconds) a retry waits; a longer one raises at once.",
+        ge=0,
     )
     default_headers: dict[str, str] | None = Field(
         default=None, description="Extra headers for every request."
@@ -73,6 +79,7 @@ class NovitaConnection(BaseModel):
             http_client=self.http_client,
             http_async_client=self.async_http_client,
             async_transport=self.async_transport,
+            max_retry_wait=self.max_retry_wait,
             model_listing=self.model_listing,
             base_url_argument="api_base",
         )

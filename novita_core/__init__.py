@@ -36,7 +36,12 @@ from novita_core.streaming import StreamAssembler, StreamDelta
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from novita_core._sdk_errors import NovitaResponseError, NovitaStreamError
+    from novita_core._sdk_errors import (
+        NovitaResponseError,
+        NovitaServerError,
+        NovitaStreamError,
+        NovitaStreamServerError,
+    )
     from novita_core.client import NovitaClient
 
 # These need the openai SDK; importing it costs more than the rest of an adapter, so it happens
@@ -45,6 +50,8 @@ _LAZY = {
     "NovitaClient": "novita_core.client",
     "NovitaResponseError": "novita_core._sdk_errors",
     "NovitaStreamError": "novita_core._sdk_errors",
+    "NovitaServerError": "novita_core._sdk_errors",
+    "NovitaStreamServerError": "novita_core._sdk_errors",
 }
 
 
@@ -72,8 +79,10 @@ __all__ = [
     "NovitaClient",
     "NovitaError",
     "NovitaResponseError",
+    "NovitaServerError",
     "NovitaSettings",
     "NovitaStreamError",
+    "NovitaStreamServerError",
     "ParamSpec",
     "Request",
     "StreamAssembler",

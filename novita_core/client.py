@@ -17,35 +17,69 @@ import contextlib
 import json
 import os
 import threading
+import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from typing import Any, TypeVar
 
 import openai
 
-from novita_core import _logging, catalog
+from novita_core import _deadline, _logging, catalog
 from novita_core._compat import RawResponse, http_lib
-from novita_core._sdk_errors import NovitaResponseError, NovitaStreamError
+from novita_core._deadline import deadline_at, within
+from novita_core._scrub import scrub_secret
+from novita_core._sdk_errors import (
+    NovitaResponseError,
+    NovitaServerError,
+    NovitaStreamError,
+    NovitaStreamServerError,
+)
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
 from novita_core.errors import describe_error_body
-from novita_core.params import CHAT, Request
+from novita_core.params import CHAT, COMPLETIONS, InvalidParameterError, Request
 from novita_core.reasoning import normalize_response
 from novita_core.rerank import plan_rerank
-from novita_core.retry import acall_with_retry, call_with_retry
+from novita_core.retry import (
+    acall_with_retry,
+    call_with_retry,
+    is_retryable_status,
+    retry_after_seconds,
+)
 from novita_core.settings import NovitaSettings
 from novita_core.streaming import (
+    EventDecoder,
     MalformedEventError,
     StreamAssembler,
     StreamDelta,
+    StreamErrorEvent,
     StreamIncompleteError,
-    asplit_lines,
-    parse_data_line,
-    split_lines,
+    error_object,
+    parse_event,
 )
+
+T = TypeVar("T")
 
 USER_AGENT_HEADER = {"X-Novita-Source": "novita-integrations"}
 
 _logging.install()  # no request bodies in the SDK's DEBUG log unless opted in
+
+
+def _status_error(
+    made: openai.APIStatusError,
+) -> openai.APIStatusError:
+    # The server's requested wait in seconds (None without a usable header): a caller that got
+    # the error at once because the wait exceeded ``max_retry_wait`` can schedule the retry.
+    made.retry_after = retry_after_seconds(made)  # type: ignore[attr-defined]
+    return made
 
 
 def _sdk_user_agent(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
@@ -55,15 +89,17 @@ def _sdk_user_agent(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
 
 
 class _NovitaOpenAI(openai.OpenAI):
-    """``openai.OpenAI`` whose status errors carry Novita's ``reason`` and ``message``."""
+    """``openai.OpenAI`` whose status errors carry Novita's reason, message and ``retry_after``."""
 
     user_agent = property(_sdk_user_agent)  # not this private class's name
 
     def _make_status_error(
         self, err_msg: str, *, body: object, response: Any
     ) -> openai.APIStatusError:
-        return super()._make_status_error(
-            describe_error_body(response.status_code, body), body=body, response=response
+        return _status_error(
+            super()._make_status_error(
+                describe_error_body(response.status_code, body), body=body, response=response
+            )
         )
 
 
@@ -75,8 +111,10 @@ class _NovitaAsyncOpenAI(openai.AsyncOpenAI):
     def _make_status_error(
         self, err_msg: str, *, body: object, response: Any
     ) -> openai.APIStatusError:
-        return super()._make_status_error(
-            describe_error_body(response.status_code, body), body=body, response=response
+        return _status_error(
+            super()._make_status_error(
+                describe_error_body(response.status_code, body), body=body, response=response
+            )
         )
 
 
@@ -140,9 +178,10 @@ def shared_client(settings: NovitaSettings) -> openai.OpenAI:
         with _lock:
             client = _sync_clients.get(key)
             if client is None:
-                client = _sync_clients[key] = _NovitaOpenAI(
-                    **_client_kwargs(settings, settings.http_client)
-                )
+                client = _NovitaOpenAI(**_client_kwargs(settings, settings.http_client))
+                if settings.http_client is None:
+                    _deadline.install(client._client)  # our own pool: bound whole attempts
+                _sync_clients[key] = client
     return client
 
 
@@ -248,11 +287,20 @@ def _options(request: Request) -> openai.RequestOptions:
     return {"extra_json": request.extra_body} if request.extra_body else {}
 
 
+_CHOICE_ENDPOINTS = frozenset({CHAT, COMPLETIONS})
+
 AnswerCheck = Callable[[dict[str, Any]], str | None]
 """Describes what is wrong with a decoded answer (None when it is sound)."""
 
 
-def _decode(response: Any, check: AnswerCheck | None = None) -> dict[str, Any]:
+def _decode(
+    response: Any, endpoint: str | None = None, check: AnswerCheck | None = None
+) -> dict[str, Any]:
+    """The JSON object of a 2xx answer.
+
+    An error object, or a chat/completions answer without choices, is raised as a typed error,
+    never returned as an (empty) answer; so is what ``check`` reports.
+    """
     try:
         data = json.loads(response.content)
     except ValueError:
@@ -263,10 +311,140 @@ def _decode(response: Any, check: AnswerCheck | None = None) -> dict[str, Any]:
             f"{response.text[:200]!r}",
             response=response,
         )
+    if "error" in data or "choices" not in data:
+        error = error_object(data)
+        if error is not None:
+            raise _server_error(error, response.request, handed=0, streaming=False)
+    if endpoint in _CHOICE_ENDPOINTS:
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise NovitaResponseError(
+                f"Novita answered HTTP {response.status_code} without any choice "
+                f"(choices={choices!r}); there is no answer to return.",
+                response=response,
+                body=data,
+            )
+        for choice in choices:
+            if isinstance(choice, dict) and choice.get("finish_reason") == "error":
+                error = {"message": "the server ended the answer with finish_reason 'error'"}
+                raise _server_error(error, response.request, handed=0, streaming=False)
     problem = check(data) if check is not None else None
     if problem is not None:
         raise NovitaResponseError(problem, response=response, body=data)
     return data
+
+
+def _server_error(
+    error: Mapping[str, Any], request: Any, *, handed: int, streaming: bool
+) -> NovitaServerError:
+    """The typed error for an error object in a 200 answer (retryable only before any chunk)."""
+    code = error.get("code")
+    details = [f"{name}={error[name]!r}" for name in ("code", "reason", "type") if error.get(name)]
+    text = str(error.get("message") or "no message")
+    if details:
+        text += f" ({', '.join(details)})"
+    retryable = handed == 0 and is_retryable_status(code)
+    if not streaming:
+        message = f"Novita answered HTTP 200 with an error instead of an answer: {text}"
+        return NovitaServerError(message, request=request, error=error, retryable=retryable)
+    where = f"after {handed} chunk(s)" if handed else "before any chunk"
+    message = (
+        f"Novita reported an error inside the stream {where}: {text}; the answer was not "
+        "returned as complete."
+    )
+    return NovitaStreamServerError(message, request=request, error=error, retryable=retryable)
+
+
+def _unencodable(request: Request, exc: UnicodeEncodeError) -> InvalidParameterError:
+    """A clear error for a string the JSON body cannot carry (a lone surrogate)."""
+    bad = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else ""
+    where = _find_string(request.json(), bad) if bad else None
+    codepoints = ", ".join(f"U+{ord(char):04X}" for char in bad) or "?"
+    return InvalidParameterError(
+        f"{where or 'a string in the request'} contains {codepoints} ({exc.reason}): a lone "
+        "surrogate is not valid Unicode and cannot be sent; fix or drop it (e.g. decode the "
+        "source text with errors='replace'). Nothing was sent."
+    )
+
+
+def _find_string(value: Any, bad: str, path: str = "") -> str | None:
+    if isinstance(value, str):
+        return path if bad in value else None
+    if isinstance(value, Mapping):
+        items: Iterable[tuple[Any, Any]] = value.items()
+        return next(
+            (p for k, v in items if (p := _find_string(v, bad, f"{path}[{k!r}]" if path else k))),
+            None,
+        )
+    if isinstance(value, (list, tuple)):
+        return next(
+            (p for i, v in enumerate(value) if (p := _find_string(v, bad, f"{path}[{i}]"))), None
+        )
+    return None
+
+
+def _timeout_error(client: Any, request: Request) -> openai.APITimeoutError:
+    """The SDK's timeout error, for a deadline we enforce ourselves (no SDK request at hand)."""
+    url = str(client.base_url).rstrip("/") + request.path
+    return openai.APITimeoutError(request=http_lib.Request("POST", url))
+
+
+def _attempt_seconds(settings: NovitaSettings) -> float | None:
+    """Seconds a whole attempt may take: ``timeout``, or a ``Timeout``'s connect plus read."""
+    timeout = settings.timeout
+    read = settings.read_timeout
+    if read is None or isinstance(timeout, float):
+        return read
+    connect: float | None = timeout.connect
+    return read + (connect or 0.0)
+
+
+def _loop_deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else asyncio.get_running_loop().time() + timeout
+
+
+def _monotonic_deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _sync_events(response: Any, timeout: float | None) -> Iterator[bytes]:
+    """The SSE events of a response; waiting for each one (first included) ends by ``timeout``."""
+    decoder = EventDecoder()
+    chunks = response.iter_bytes()
+    deadline = _monotonic_deadline(timeout)
+    while True:
+        with deadline_at(deadline):  # only around our own reads: the caller's code runs free
+            data = next(chunks, None)
+        if data is None:
+            break
+        events = decoder.feed(data)
+        if events:
+            deadline = _monotonic_deadline(timeout)
+            yield from events
+    yield from decoder.flush()
+
+
+async def _async_events(response: Any, timeout: float | None) -> AsyncIterator[bytes]:
+    """Async twin of :func:`_sync_events`."""
+    decoder = EventDecoder()
+    chunks = aiter(response.aiter_bytes())
+    deadline = _loop_deadline(timeout)
+    while True:
+        try:
+            data = await within(anext(chunks), deadline)
+        except StopAsyncIteration:
+            break
+        except asyncio.TimeoutError:
+            raise http_lib.ReadTimeout(
+                f"no complete event within {timeout}s", request=response.request
+            ) from None
+        events = decoder.feed(data)
+        if events:
+            deadline = _loop_deadline(timeout)
+            for event in events:
+                yield event
+    for event in decoder.flush():
+        yield event
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -299,6 +477,8 @@ def _stream_failure(exc: BaseException, response: Any, handed: int) -> Exception
     answer is truncated and the caller may already have acted on part of it.
     """
     request = response.request
+    if isinstance(exc, StreamErrorEvent):
+        return _server_error(exc.error, request, handed=handed, streaming=True)
     if isinstance(exc, (MalformedEventError, StreamIncompleteError)):
         return NovitaStreamError(f"Novita stream failed: {exc}", request=request)
     if handed == 0:
@@ -312,7 +492,12 @@ def _stream_failure(exc: BaseException, response: Any, handed: int) -> Exception
     )
 
 
-_TRANSPORT_ERRORS = (http_lib.HTTPError, http_lib.StreamError, MalformedEventError)
+_TRANSPORT_ERRORS = (
+    http_lib.HTTPError,
+    http_lib.StreamError,
+    MalformedEventError,
+    StreamErrorEvent,
+)
 
 
 class NovitaClient:
@@ -367,38 +552,71 @@ class NovitaClient:
 
         Chat answers come back with reasoning in ``reasoning_content`` whatever shape the model
         sent it in (see :mod:`novita_core.reasoning`). ``check`` inspects the decoded answer;
-        what it reports is raised as :class:`NovitaResponseError` (not retried).
+        what it reports is raised as :class:`NovitaResponseError` (not retried). ``timeout``
+        bounds each whole attempt, from connect to the last byte of the body.
         """
         client = self.openai_client
         options = _options(request)
+        timeout = _attempt_seconds(self.settings)
         self._ensure_listing()
 
         def attempt() -> dict[str, Any]:
-            response = client.post(
-                request.path, cast_to=RawResponse, body=request.body, options=options
-            )
-            return _decode(response, check)
+            try:
+                with deadline_at(_monotonic_deadline(timeout)):
+                    response = client.post(
+                        request.path, cast_to=RawResponse, body=request.body, options=options
+                    )
+            except UnicodeEncodeError as exc:
+                raise _unencodable(request, exc) from None
+            return _decode(response, request.endpoint, check)
 
-        data = call_with_retry(attempt, self.settings.max_retries)
+        with self._secret_kept_out():
+            data = self._retry(attempt)
         return normalize_response(data) if request.endpoint == CHAT else data
 
     async def acreate(self, request: Request, check: AnswerCheck | None = None) -> dict[str, Any]:
         """Async twin of :meth:`create`."""
         client = self.async_openai_client
         options = _options(request)
+        timeout = _attempt_seconds(self.settings)
         await self._aensure_listing()
 
         async def attempt() -> dict[str, Any]:
             try:
-                response = await client.post(
-                    request.path, cast_to=RawResponse, body=request.body, options=options
+                response = await within(
+                    client.post(
+                        request.path, cast_to=RawResponse, body=request.body, options=options
+                    ),
+                    _loop_deadline(timeout),
                 )
             except openai.APITimeoutError as exc:
                 raise _retyped(exc) from exc.__cause__
-            return _decode(response, check)
+            except asyncio.TimeoutError:
+                raise _timeout_error(client, request) from None
+            except UnicodeEncodeError as exc:
+                raise _unencodable(request, exc) from None
+            return _decode(response, request.endpoint, check)
 
-        data = await acall_with_retry(attempt, self.settings.max_retries)
+        with self._secret_kept_out():
+            data = await self._aretry(attempt)
         return normalize_response(data) if request.endpoint == CHAT else data
+
+    def _retry(self, attempt: Callable[[], T]) -> T:
+        return call_with_retry(attempt, self.settings.max_retries, self.settings.max_retry_wait)
+
+    async def _aretry(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        return await acall_with_retry(
+            attempt, self.settings.max_retries, self.settings.max_retry_wait
+        )
+
+    @contextlib.contextmanager
+    def _secret_kept_out(self) -> Iterator[None]:
+        """Cut the frames whose locals show the API key out of any exception leaving the block."""
+        try:
+            yield
+        except Exception as exc:
+            scrub_secret(exc, self.settings.api_key)
+            raise
 
     # -- the model listing ---------------------------------------------------------------------
 
@@ -503,45 +721,58 @@ class NovitaClient:
         """Send a streaming request and yield deltas as they arrive.
 
         Pass an ``assembler`` to read the totals (text, tool calls, usage) afterwards. The
-        request is retried only until its first delta is yielded.
+        request is retried only until its first delta is yielded. ``timeout`` bounds the wait
+        for the first event and for each next one (a steady slow stream is not cut).
 
         Raises:
+            NovitaStreamServerError: the server sent an error event (its message and code are
+                kept); retried only before any chunk, and only for a retryable code.
             NovitaStreamError: the stream broke or ended early; nothing partial is returned as
                 complete.
         """
+        with self._secret_kept_out():
+            yield from self._stream(request, assembler)
+
+    def _stream(self, request: Request, assembler: StreamAssembler | None) -> Iterator[StreamDelta]:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.openai_client
         options = _options(request)
+        timeout = _attempt_seconds(self.settings)
         self._ensure_listing()
 
         def open_stream() -> tuple[Any, Iterator[bytes], list[StreamDelta]]:
             asm.reset()
-            response = client.post(
-                request.path, cast_to=RawResponse, body=request.body, options=options, stream=True
-            )
-            lines = split_lines(response.iter_bytes())
             try:
-                first = self._next_deltas(lines, asm)
+                with deadline_at(_monotonic_deadline(timeout)):
+                    response = client.post(
+                        request.path,
+                        cast_to=RawResponse,
+                        body=request.body,
+                        options=options,
+                        stream=True,
+                    )
+            except UnicodeEncodeError as exc:
+                raise _unencodable(request, exc) from None
+            events = _sync_events(response, self.settings.read_timeout)
+            try:
+                first = self._next_deltas(events, asm)
             except _TRANSPORT_ERRORS as exc:
                 response.close()
                 raise _stream_failure(exc, response, 0) from exc
             except BaseException:
                 response.close()
                 raise
-            return response, lines, first
+            return response, events, first
 
-        response, lines, first = call_with_retry(open_stream, self.settings.max_retries)
+        response, events, first = self._retry(open_stream)
         handed = 0
         try:
             for delta in first:
                 handed += 1
                 yield delta
             try:
-                for line in lines:
-                    chunk = parse_data_line(line)
-                    if chunk is None:
-                        continue
-                    for delta in asm.feed(chunk):
+                for event in events:
+                    for delta in asm.feed(parse_event(event)):
                         handed += 1
                         yield delta
                 asm.finish()
@@ -551,13 +782,10 @@ class NovitaClient:
             response.close()
 
     @staticmethod
-    def _next_deltas(lines: Iterator[bytes], asm: StreamAssembler) -> list[StreamDelta]:
+    def _next_deltas(events: Iterator[bytes], asm: StreamAssembler) -> list[StreamDelta]:
         """Read until the first chunk that changes something (or the end of the stream)."""
-        for line in lines:
-            chunk = parse_data_line(line)
-            if chunk is None:
-                continue
-            deltas = asm.feed(chunk)
+        for event in events:
+            deltas = asm.feed(parse_event(event))
             if deltas or asm.done:
                 return deltas
         return []
@@ -566,46 +794,58 @@ class NovitaClient:
         self, request: Request, assembler: StreamAssembler | None = None
     ) -> AsyncIterator[StreamDelta]:
         """Async twin of :meth:`stream`."""
+        with self._secret_kept_out():
+            async for delta in self._astream(request, assembler):
+                yield delta
+
+    async def _astream(
+        self, request: Request, assembler: StreamAssembler | None
+    ) -> AsyncIterator[StreamDelta]:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.async_openai_client
         options = _options(request)
+        timeout = _attempt_seconds(self.settings)
         await self._aensure_listing()
 
         async def open_stream() -> tuple[Any, AsyncIterator[bytes], list[StreamDelta]]:
             asm.reset()
             try:
-                response = await client.post(
-                    request.path,
-                    cast_to=RawResponse,
-                    body=request.body,
-                    options=options,
-                    stream=True,
+                response = await within(
+                    client.post(
+                        request.path,
+                        cast_to=RawResponse,
+                        body=request.body,
+                        options=options,
+                        stream=True,
+                    ),
+                    _loop_deadline(timeout),
                 )
             except openai.APITimeoutError as exc:
                 raise _retyped(exc) from exc.__cause__
-            lines = asplit_lines(response.aiter_bytes())
+            except asyncio.TimeoutError:
+                raise _timeout_error(client, request) from None
+            except UnicodeEncodeError as exc:
+                raise _unencodable(request, exc) from None
+            events = _async_events(response, self.settings.read_timeout)
             try:
-                first = await self._anext_deltas(lines, asm)
+                first = await self._anext_deltas(events, asm)
             except _TRANSPORT_ERRORS as exc:
                 await response.aclose()
                 raise _stream_failure(exc, response, 0) from exc
             except BaseException:
                 await response.aclose()
                 raise
-            return response, lines, first
+            return response, events, first
 
-        response, lines, first = await acall_with_retry(open_stream, self.settings.max_retries)
+        response, events, first = await self._aretry(open_stream)
         handed = 0
         try:
             for delta in first:
                 handed += 1
                 yield delta
             try:
-                async for line in lines:
-                    chunk = parse_data_line(line)
-                    if chunk is None:
-                        continue
-                    for delta in asm.feed(chunk):
+                async for event in events:
+                    for delta in asm.feed(parse_event(event)):
                         handed += 1
                         yield delta
                 asm.finish()
@@ -615,12 +855,11 @@ class NovitaClient:
             await response.aclose()
 
     @staticmethod
-    async def _anext_deltas(lines: AsyncIterator[bytes], asm: StreamAssembler) -> list[StreamDelta]:
-        async for line in lines:
-            chunk = parse_data_line(line)
-            if chunk is None:
-                continue
-            deltas = asm.feed(chunk)
+    async def _anext_deltas(
+        events: AsyncIterator[bytes], asm: StreamAssembler
+    ) -> list[StreamDelta]:
+        async for event in events:
+            deltas = asm.feed(parse_event(event))
             if deltas or asm.done:
                 return deltas
         return []
@@ -638,7 +877,8 @@ class NovitaClient:
         def attempt() -> list[dict[str, Any]]:
             return _listing_entries(_decode(client.get("/models", cast_to=RawResponse)))
 
-        entries = call_with_retry(attempt, self.settings.max_retries)
+        with self._secret_kept_out():
+            entries = self._retry(attempt)
         catalog.refresh_listing(self.settings.base_url, lambda: entries)
         return entries
 

@@ -44,7 +44,9 @@ def describe_error_body(status_code: int, body: object) -> str:
     return f"Error code: {status_code}"
 
 
-_SDK_ERRORS = frozenset({"NovitaStreamError", "NovitaResponseError"})
+_SDK_ERRORS = frozenset(
+    {"NovitaStreamError", "NovitaResponseError", "NovitaServerError", "NovitaStreamServerError"}
+)
 
 
 def __getattr__(name: str) -> Any:

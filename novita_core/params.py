@@ -458,9 +458,20 @@ def _check_list(spec: ParamSpec, value: list[Any]) -> None:
                 )
 
 
+def _is_token_id(token: object) -> bool:
+    if isinstance(token, str):
+        return token.isascii() and token.isdigit()
+    return isinstance(token, int) and not isinstance(token, bool) and token >= 0
+
+
 def _check_dict(spec: ParamSpec, value: dict[Any, Any]) -> None:
     if spec.name == "logit_bias":
         for token, bias in value.items():
+            if not _is_token_id(token):
+                raise InvalidParameterError(
+                    f"logit_bias keys must be token ids (integers >= 0 or strings of digits), "
+                    f"got {token!r}"
+                )
             if isinstance(bias, bool) or not isinstance(bias, _NUMBER):
                 raise InvalidParameterError(f"logit_bias[{token!r}] must be a number, got {bias!r}")
             if not -100 <= bias <= 100:

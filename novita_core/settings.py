@@ -24,6 +24,8 @@ BASE_URL_ENVS = ("NOVITA_BASE_URL", "NOVITA_API_BASE")
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RETRY_WAIT = 60.0
+"""Seconds: a longer ``Retry-After`` is not waited for; the error is raised at once."""
 
 
 def resolve_api_key(api_key: str | None = None) -> str:
@@ -183,6 +185,9 @@ class NovitaSettings:
         async_transport: ``"aiohttp"`` (default; the SDK's faster aiohttp transport, one pool
             per event loop) or ``"httpx"`` (the SDK's default transport). Ignored when
             ``http_async_client`` is given. Env: ``NOVITA_ASYNC_TRANSPORT``.
+        max_retry_wait: Longest server-requested wait (``Retry-After``) in seconds that a retry
+            sleeps; when the server asks for more, the error is raised at once with the
+            requested seconds as its ``retry_after`` attribute.
         model_listing: Read Novita's ``GET /models`` once per base URL, before the first
             request there, so that profiles and metadata of models built afterwards follow it.
             Env: ``NOVITA_MODEL_LISTING`` (``0`` turns it off).
@@ -201,6 +206,7 @@ class NovitaSettings:
     http_client: Any = None
     http_async_client: Any = None
     async_transport: str = "aiohttp"
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     model_listing: bool = True
 
     @classmethod
@@ -215,6 +221,7 @@ class NovitaSettings:
         http_client: Any = None,
         http_async_client: Any = None,
         async_transport: str | None = None,
+        max_retry_wait: float | None = DEFAULT_MAX_RETRY_WAIT,
         model_listing: bool | None = None,
         base_url_argument: str = "base_url",
     ) -> NovitaSettings:
@@ -226,6 +233,12 @@ class NovitaSettings:
             max_retries = DEFAULT_MAX_RETRIES
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        if max_retry_wait is None:
+            max_retry_wait = DEFAULT_MAX_RETRY_WAIT
+        if isinstance(max_retry_wait, bool) or not max_retry_wait >= 0:
+            raise ValueError(
+                f"max_retry_wait must be a number of seconds >= 0, got {max_retry_wait!r}"
+            )
         return cls(
             api_key=resolve_api_key(api_key),
             base_url=resolve_base_url(base_url, argument=base_url_argument),
@@ -235,6 +248,7 @@ class NovitaSettings:
             http_client=http_client,
             http_async_client=http_async_client,
             async_transport=_resolve_transport(async_transport),
+            max_retry_wait=float(max_retry_wait),
             model_listing=_resolve_model_listing(model_listing),
         )
 

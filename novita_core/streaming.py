@@ -8,7 +8,7 @@ and skipping the typed objects is most of what makes streaming cheap.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,23 +19,32 @@ DONE_MARKER_BYTES = b"[DONE]"
 
 
 class MalformedEventError(ValueError):
-    """A ``data:`` line that is neither JSON nor ``[DONE]``."""
+    """A ``data:`` payload that is neither JSON nor ``[DONE]``."""
 
 
 class StreamIncompleteError(ValueError):
     """The event stream ended before ``[DONE]`` or a ``finish_reason`` for every choice."""
 
 
-def parse_data_line(line: bytes) -> dict[str, Any] | None:
-    """Parse one SSE line: a chunk dict for ``data: {...}``, None for anything to skip.
+class StreamErrorEvent(ValueError):
+    """The server reported an error inside the stream (an ``error`` event or ``finish_reason``).
+
+    Args:
+        error: The provider's error object (``message``, ``code`` ...), as sent.
+    """
+
+    def __init__(self, error: Mapping[str, Any]) -> None:
+        super().__init__(error.get("message") or "the server reported an error in the stream")
+        self.error = error
+
+
+def parse_event(payload: bytes) -> dict[str, Any]:
+    """Parse the data of one SSE event: a chunk dict, or ``{"[DONE]": True}``.
 
     Raises:
-        MalformedEventError: a ``data:`` payload that is not JSON.
+        MalformedEventError: a payload that is not a JSON object.
     """
-    if not line.startswith(b"data:"):
-        return None  # blank separators, ``:`` keep-alive comments, ``event:``/``id:`` fields
-    payload = line[5:].strip()
-    if payload == DONE_MARKER_BYTES:
+    if len(payload) < 16 and payload.strip() == DONE_MARKER_BYTES:
         return {DONE_MARKER: True}
     try:
         chunk = json.loads(payload)
@@ -50,44 +59,76 @@ def _preview(payload: bytes) -> str:
     return repr(payload[:200].decode("utf-8", "replace"))
 
 
-class _LineSplitter:
-    r"""Cuts a byte stream into lines (``\n`` or ``\r\n``) without decoding it to text.
+class EventDecoder:
+    r"""Cuts a byte stream into the data of its server-sent events, without decoding it to text.
 
-    Working on bytes skips the incremental text decoder of the HTTP library, which costs time
-    and a few KB per open stream; ``json.loads`` reads UTF-8 bytes directly.
+    It follows the SSE rules: lines end in ``\n``, ``\r\n`` or a lone ``\r``; the ``data:``
+    lines of one event are joined with ``\n`` and the event ends at a blank line; comments
+    (``:``), ``event:``, ``id:`` and ``retry:`` lines are skipped; an event whose data is empty or
+    blank is not dispatched. At the end of the body an event still open is dispatched too, so a last
+    ``data: [DONE]`` without its blank line is not lost. The common ``data: {...}\n\n`` case
+    is a ``split`` and one ``startswith`` per line: working on bytes skips the HTTP library's
+    incremental text decoder, and ``json.loads`` reads UTF-8 bytes directly.
+
+    Example:
+        >>> decoder = EventDecoder()
+        >>> decoder.feed(b'data: {"a":\r\ndata: 1}\r\n\r\n: ping\n\ndata: [DO')
+        [b'{"a":\n1}']
+        >>> decoder.feed(b"NE]") + decoder.flush()
+        [b'[DONE]']
     """
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_data", "_pending")
 
     def __init__(self) -> None:
         self._pending = b""
+        self._data: bytes | None = None
 
-    def feed(self, data: bytes) -> list[bytes]:
-        lines = (self._pending + data).split(b"\n") if self._pending else data.split(b"\n")
-        self._pending = lines.pop()
-        return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The data of every event that ``chunk`` completes."""
+        text = self._pending + chunk if self._pending else chunk
+        tail = b""
+        if b"\r" in text:
+            if text.endswith(b"\r"):  # may be the first half of a CRLF cut by the network
+                text, tail = text[:-1], b"\r"
+            text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = text.split(b"\n")
+        self._pending = lines.pop() + tail
+        events: list[bytes] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data and not data.isspace():  # a blank event carries nothing to parse
+                    events.append(data)
+                data = None
+            elif line.startswith(b"data:"):
+                value = line[6:] if line[5:6] == b" " else line[5:]
+                data = value if data is None else data + b"\n" + value
+            elif line == b"data":
+                data = b"" if data is None else data + b"\n"
+        self._data = data
+        return events
 
     def flush(self) -> list[bytes]:
-        rest, self._pending = self._pending, b""
-        return [rest] if rest else []
+        """The event the body ended in, if one was still open."""
+        return self.feed(b"\n\n")
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """SSE lines from the raw byte chunks of a response body."""
-    splitter = _LineSplitter()
-    for data in chunks:
-        yield from splitter.feed(data)
-    yield from splitter.flush()
+def error_object(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The error a 200 body or stream event carries instead of an answer, else None.
 
-
-async def asplit_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    """Async twin of :func:`split_lines`."""
-    splitter = _LineSplitter()
-    async for data in chunks:
-        for line in splitter.feed(data):
-            yield line
-    for line in splitter.flush():
-        yield line
+    Recognises OpenAI's ``{"error": {...}}`` envelope (or ``{"error": "text"}``) and Novita's flat
+    ``{"code", "reason", "message"}`` body.
+    """
+    error = body.get("error")
+    if error is not None:
+        if isinstance(error, Mapping):
+            return error
+        return {"message": str(error)}
+    flat = "message" in body and ("code" in body or "reason" in body)
+    if flat and not any(key in body for key in ("choices", "data", "object")):
+        return body
+    return None
 
 
 @dataclass(slots=True)
@@ -188,10 +229,19 @@ class StreamAssembler:
         self.done = False
 
     def feed(self, chunk: dict[str, Any]) -> list[StreamDelta]:
-        """Account for one chunk and return what it changed (usage-only chunks give one delta)."""
+        """Account for one chunk and return what it changed (usage-only chunks give one delta).
+
+        Raises:
+            StreamErrorEvent: the chunk is an error object, or ends a choice with
+                ``finish_reason: "error"``.
+        """
         if DONE_MARKER in chunk:
             self.done = True
             return []
+        if "error" in chunk or "choices" not in chunk:
+            error = error_object(chunk)
+            if error is not None:
+                raise StreamErrorEvent(error)
         if self.id is None:
             self.id = chunk.get("id")
             self.model = chunk.get("model")
@@ -240,6 +290,8 @@ class StreamAssembler:
         if raw_calls:
             delta.tool_calls = [self._merge_tool_call(state, call) for call in raw_calls]
         if finish:
+            if finish == "error":
+                raise StreamErrorEvent({"message": "the server ended the answer with an error"})
             delta.finish_reason = state.finish_reason = finish
         logprobs = choice.get("logprobs")
         if logprobs:
@@ -297,12 +349,17 @@ class StreamAssembler:
 
         Raises:
             StreamIncompleteError: neither ``[DONE]`` nor a ``finish_reason`` on every choice
-                arrived, i.e. the connection dropped mid-answer.
+                arrived, i.e. the connection dropped mid-answer; or the stream carried no
+                choice at all.
         """
-        if self.done:
+        if self.done and self.choices:
             return self
         if self.choices and all(state.finish_reason for state in self.choices.values()):
             return self
+        if self.done:
+            raise StreamIncompleteError(
+                "The stream ended with [DONE] without any choice; there is no answer to return."
+            )
         received = sum(len(state.content) for state in self.choices.values())
         raise StreamIncompleteError(
             "The stream ended before it was complete (no finish_reason and no [DONE]) after "

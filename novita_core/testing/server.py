@@ -18,9 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import unquote, urlsplit
 
+from novita_core.testing import wire_faults
 from novita_core.testing.batches import BatchStore
 from novita_core.testing.replies import (
     ApiError,
@@ -36,7 +37,17 @@ from novita_core.testing.rerank import RERANK_PATH, build_rerank
 __all__ = ["Fault", "FaultKind", "OfflineNovitaServer", "RecordedRequest"]
 
 FaultKind = Literal[
-    "status", "reset", "drop_stream", "stall", "malformed_json", "malformed_sse", "redirect"
+    "status",
+    "reset",
+    "drop_stream",
+    "stall",
+    "malformed_json",
+    "malformed_sse",
+    "redirect",
+    "error_body",
+    "empty_choices",
+    "stream_error",
+    "drip",
 ]
 
 FAULT_HEADER = "x-offline-fault"
@@ -57,7 +68,8 @@ class Fault:
     Args:
         kind: What goes wrong.
         status_code: HTTP status for ``"status"`` faults.
-        retry_after: ``Retry-After`` header value in seconds, if any.
+        retry_after: ``Retry-After`` header value in seconds, if any (a string is sent as it
+            is, e.g. a date or garbage).
         retry_after_ms: ``retry-after-ms`` header value, if any.
         message: Error ``message`` for ``"status"`` faults.
         reason: Error ``reason`` token; derived from the status when omitted.
@@ -65,11 +77,14 @@ class Fault:
         seconds: Delay for ``"stall"`` faults.
         path: Only requests whose path ends with this suffix match (all requests when None).
         location: Target URL of ``"redirect"`` faults (``status_code`` is the 3xx status).
+        code: Provider error ``code`` of ``"error_body"`` and ``"stream_error"`` faults.
+        flat: ``"error_body"`` sends Novita's flat error body instead of ``{"error": {...}}``.
+        close: ``"stream_error"`` closes the connection after the error event (no ``[DONE]``).
     """
 
     kind: FaultKind
     status_code: int = 500
-    retry_after: float | None = None
+    retry_after: float | str | None = None
     retry_after_ms: int | None = None
     message: str | None = None
     reason: str | None = None
@@ -77,12 +92,15 @@ class Fault:
     seconds: float = 0.0
     path: str | None = None
     location: str | None = None
+    code: int | str | None = None
+    flat: bool = False
+    close: bool = False
 
     @classmethod
     def status(
         cls,
         code: int,
-        retry_after: float | None = None,
+        retry_after: float | str | None = None,
         retry_after_ms: int | None = None,
         message: str | None = None,
         *,
@@ -93,7 +111,7 @@ class Fault:
 
         Args:
             code: HTTP status, e.g. 429 or 503.
-            retry_after: Seconds for a ``Retry-After`` header.
+            retry_after: Seconds for a ``Retry-After`` header (a string is sent verbatim).
             retry_after_ms: Milliseconds for a ``retry-after-ms`` header.
             message: Error message (a default naming the injected fault otherwise).
             reason: Reason token (Novita's token for ``code`` otherwise).
@@ -175,6 +193,75 @@ class Fault:
         return cls("redirect", status_code=status, location=location, path=path)
 
     @classmethod
+    def error_body(
+        cls,
+        message: str = "offline server injected an error body",
+        code: int | str | None = 500,
+        *,
+        flat: bool = False,
+        path: str | None = None,
+    ) -> Fault:
+        """Answer HTTP 200 with an error object instead of the answer (streams too).
+
+        Args:
+            message: The error message.
+            code: The error code (a status number or a token).
+            flat: Novita's flat ``{"code", "reason", "message"}`` instead of the envelope.
+            path: Path suffix the fault is limited to.
+        """
+        return cls("error_body", message=message, code=code, flat=flat, path=path)
+
+    @classmethod
+    def empty_choices(cls, *, path: str | None = None) -> Fault:
+        """Answer HTTP 200 with ``choices: []`` (a stream: one such chunk, then ``[DONE]``).
+
+        Args:
+            path: Path suffix the fault is limited to.
+        """
+        return cls("empty_choices", path=path)
+
+    @classmethod
+    def stream_error(
+        cls,
+        after_chunks: int = 2,
+        message: str = "offline server injected a stream error",
+        code: int | str | None = "server_error",
+        *,
+        close: bool = False,
+        path: str | None = None,
+    ) -> Fault:
+        """Stream ``after_chunks`` events, then an ``error`` event with ``finish_reason: "error"``.
+
+        Then ``[DONE]``, or a closed connection with ``close=True``. Non-stream requests get
+        the error as a 200 body, like :meth:`error_body`.
+
+        Args:
+            after_chunks: Good events before the error.
+            message: The error message.
+            code: The error code (a status number or a token).
+            close: Close the connection after the error event instead of sending ``[DONE]``.
+            path: Path suffix the fault is limited to.
+        """
+        return cls(
+            "stream_error",
+            after_chunks=after_chunks,
+            message=message,
+            code=code,
+            close=close,
+            path=path,
+        )
+
+    @classmethod
+    def drip(cls, interval: float, *, path: str | None = None) -> Fault:
+        """Send the whole normal answer (headers included) one byte every ``interval`` seconds.
+
+        Args:
+            interval: Seconds between two bytes (a slow-loris server).
+            path: Path suffix the fault is limited to.
+        """
+        return cls("drip", seconds=interval, path=path)
+
+    @classmethod
     def parse(cls, spec: str) -> Fault:
         """Parse an ``X-Offline-Fault`` header value.
 
@@ -182,7 +269,9 @@ class Fault:
         ``status=503``, ``status=429;retry_after=1``, ``status=429;retry_after_ms=250``,
         ``status=500;message=boom;reason=MODEL_NOT_AVAILABLE``, ``reset``, ``drop_after=3``
         (or ``drop_stream=3``), ``stall=2.5``, ``malformed_json``, ``malformed_sse``,
-        ``redirect=http://127.0.0.1:9/v3/openai/chat/completions;status=307``.
+        ``redirect=http://127.0.0.1:9/v3/openai/chat/completions;status=307``,
+        ``error_body=oops;code=503;flat``, ``empty_choices``,
+        ``stream_error=2;message=oops;code=server_error;close``, ``drip=0.05``.
 
         Args:
             spec: The header value.
@@ -207,7 +296,7 @@ class Fault:
                 retry_after_ms = options.get("retry_after_ms")
                 return cls.status(
                     int(value or "500"),
-                    retry_after=float(retry_after) if retry_after is not None else None,
+                    retry_after=_number_or_text(retry_after),
                     retry_after_ms=int(retry_after_ms) if retry_after_ms is not None else None,
                     message=options.get("message"),
                     reason=options.get("reason"),
@@ -225,6 +314,23 @@ class Fault:
             if kind == "redirect":
                 status = options.get("status")
                 return cls.redirect(value or "/", int(status) if status is not None else 307)
+            if kind == "error_body":
+                return cls.error_body(
+                    value or "offline server injected an error body",
+                    _code(options.get("code", "500")),
+                    flat="flat" in options,
+                )
+            if kind == "empty_choices":
+                return cls.empty_choices()
+            if kind == "stream_error":
+                return cls.stream_error(
+                    int(value or "2"),
+                    options.get("message") or "offline server injected a stream error",
+                    _code(options.get("code", "server_error")),
+                    close="close" in options,
+                )
+            if kind == "drip":
+                return cls.drip(float(value or "0.05"))
         except ValueError as exc:
             raise ValueError(f"bad fault spec {spec!r}: {exc}") from None
         raise ValueError(f"unknown fault kind {kind!r} in {spec!r}")
@@ -234,7 +340,7 @@ class Fault:
         if self.kind == "status":
             parts = [f"status={self.status_code}"]
             if self.retry_after is not None:
-                parts.append(f"retry_after={self.retry_after:g}")
+                parts.append(f"retry_after={_header_value(self.retry_after)}")
             if self.retry_after_ms is not None:
                 parts.append(f"retry_after_ms={self.retry_after_ms}")
             if self.message is not None:
@@ -248,6 +354,13 @@ class Fault:
             return f"stall={self.seconds:g}"
         if self.kind == "redirect":
             return f"redirect={self.location};status={self.status_code}"
+        if self.kind == "error_body":
+            return f"error_body={self.message};code={self.code}" + (";flat" if self.flat else "")
+        if self.kind == "stream_error":
+            spec = f"stream_error={self.after_chunks};message={self.message};code={self.code}"
+            return spec + (";close" if self.close else "")
+        if self.kind == "drip":
+            return f"drip={self.seconds:g}"
         return self.kind
 
     def matches(self, path: str) -> bool:
@@ -719,6 +832,18 @@ class OfflineNovitaServer:
         if self.latency:
             await asyncio.sleep(self.latency)
         if fault is not None:
+            if fault.kind == "drip":
+                writer = cast(asyncio.StreamWriter, wire_faults.DripWriter(writer, fault.seconds))
+            if fault.kind == "error_body" or (
+                fault.kind == "stream_error" and not (request.json or {}).get("stream")
+            ):
+                body = wire_faults.error_object(
+                    fault.message or "offline server injected an error body",
+                    fault.code,
+                    flat=fault.flat,
+                )
+                await self._send_json(writer, 200, body, keep_alive)
+                return keep_alive
             if fault.kind == "reset":
                 _abort_with_rst(writer)
                 return False
@@ -807,9 +932,14 @@ class OfflineNovitaServer:
             if endpoint == "/chat/completions"
             else build_completion(request.json, self._models)
         )
+        empty = fault is not None and fault.kind == "empty_choices"
         if request.json.get("stream"):
-            return await self._send_stream(writer, plan.encoded_chunks(), keep_alive, fault)
-        return await self._send_json(writer, 200, plan.response(), keep_alive, fault)
+            chunks = [dumps(wire_faults.empty_choices(plan.response()))] if empty else None
+            return await self._send_stream(
+                writer, chunks or plan.encoded_chunks(), keep_alive, fault
+            )
+        answer = wire_faults.empty_choices(plan.response()) if empty else plan.response()
+        return await self._send_json(writer, 200, answer, keep_alive, fault)
 
     # -- writers --------------------------------------------------------------------------------
 
@@ -818,7 +948,7 @@ class OfflineNovitaServer:
     ) -> None:
         extra: list[tuple[str, str]] = []
         if fault.retry_after is not None:
-            extra.append(("Retry-After", f"{fault.retry_after:g}"))
+            extra.append(("Retry-After", _header_value(fault.retry_after)))
         if fault.retry_after_ms is not None:
             extra.append(("retry-after-ms", str(fault.retry_after_ms)))
         message = fault.message or f"offline server injected HTTP {fault.status_code}"
@@ -864,8 +994,20 @@ class OfflineNovitaServer:
         writer.write(_head(200, "text/event-stream", keep_alive, None))
         drop_after = fault.after_chunks if fault is not None and fault.kind == "drop_stream" else -1
         malformed = fault is not None and fault.kind == "malformed_sse"
+        error_after = -1
+        if fault is not None and fault.kind == "stream_error":
+            chunks = [*chunks, b""]  # the error goes before [DONE] even for a short answer
+            error_after = min(fault.after_chunks, len(chunks) - 1)
         pending: list[bytes] = []
         for sent, chunk in enumerate(chunks):
+            if sent == error_after and fault is not None:
+                message = fault.message or "offline server injected a stream error"
+                pending.append(_sse(wire_faults.stream_error_event(message, fault.code, "")))
+                if fault.close:
+                    writer.write(b"".join(pending))
+                    await _flush_and_close(writer)
+                    return False
+                break
             if sent == drop_after:
                 writer.write(b"".join(pending))
                 await _flush_and_close(writer)
@@ -951,6 +1093,23 @@ def _head(
     for name, value in extra or ():
         lines.append(f"{name}: {value}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _header_value(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:g}"
+
+
+def _number_or_text(value: str | None) -> float | str | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _code(value: str | None) -> int | str | None:
+    return int(value) if value is not None and value.isdigit() else value
 
 
 def _plain(status: int, text: bytes) -> bytes:

@@ -261,3 +261,28 @@ def test_async_pools_close_with_their_event_loop(transport: str) -> None:
     assert result.stdout.strip() == "ok", result.stderr
     assert "Unclosed" not in result.stderr
     assert "Event loop is closed" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "soon, maybe"}, None),
+        ({"retry-after": ""}, None),
+        ({"retry-after": "nan"}, None),
+        ({"retry-after": "-3"}, None),
+        ({"retry-after": "86400"}, 86400.0),
+        ({"retry-after-ms": "junk", "retry-after": "2"}, 2.0),
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date in the past
+    ],
+)
+def test_retry_after_seconds_reads_numbers_and_dates_and_ignores_garbage(
+    headers: dict[str, str], seconds: float | None
+) -> None:
+    from novita_core._compat import http_lib
+    from novita_core.retry import retry_after_seconds
+
+    request = http_lib.Request("POST", "http://127.0.0.1:9/x")
+    response = http_lib.Response(429, headers=headers, request=request)
+    error = openai.RateLimitError("limited", response=response, body=None)
+    assert retry_after_seconds(error) == seconds

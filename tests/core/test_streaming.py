@@ -5,12 +5,19 @@ from __future__ import annotations
 import pytest
 
 from novita_core.streaming import (
+    EventDecoder,
     MalformedEventError,
     StreamAssembler,
+    StreamErrorEvent,
     StreamIncompleteError,
-    parse_data_line,
-    split_lines,
+    parse_event,
 )
+
+
+def decode(pieces: list[bytes]) -> list[bytes]:
+    decoder = EventDecoder()
+    events = [event for piece in pieces for event in decoder.feed(piece)]
+    return events + decoder.flush()
 
 
 def chunk(delta: dict[str, object], finish: str | None = None, index: int = 0) -> dict[str, object]:
@@ -26,13 +33,13 @@ def test_sse_lines() -> None:
     # Arbitrary cuts, even inside a line or a UTF-8 sequence, give the same chunks.
     for size in (1, 3, 7, len(body)):
         pieces = [body[i : i + size] for i in range(0, len(body), size)]
-        assert [c for c in map(parse_data_line, split_lines(pieces)) if c] == [
+        assert [parse_event(event) for event in decode(pieces)] == [
             {"a": 1},
             {"b": "é"},
             {"[DONE]": True},
         ]
     with pytest.raises(MalformedEventError):
-        parse_data_line(b"data: {not json")
+        parse_event(b"{not json")
 
 
 def test_tool_call_pieces_merge_by_index() -> None:
@@ -102,3 +109,36 @@ def test_reasoning_details_pieces_merge_by_index() -> None:
     assert asm.finish().message()["reasoning_details"] == [
         {"type": "reasoning.text", "text": "Thinking", "index": 0, "id": "rd-1"}
     ]
+
+
+SPEC_STREAMS = {
+    "cr_only": b'data: {"a": 1}\r\rdata: [DONE]\r\r',
+    "crlf": b'data: {"a": 1}\r\n\r\ndata: [DONE]\r\n\r\n',
+    "multi_line": b'data: {"a":\ndata: 1}\n\n: comment\nevent: x\nid: 2\ndata: [DONE]\n\n',
+    "blank_data": b'data:\n\ndata:\ndata: {"a": 1}\n\ndata:\ndata:\n\ndata:[DONE]\n\n',
+    "no_final_blank_line": b'data: {"a": 1}\n\ndata: [DONE]',
+}
+
+
+@pytest.mark.parametrize("name", list(SPEC_STREAMS))
+def test_sse_spec_events_at_every_cut(name: str) -> None:
+    body = SPEC_STREAMS[name]
+    for cut in range(len(body) + 1):
+        events = decode([body[:cut], body[cut:]])
+        assert [parse_event(e) for e in events] == [{"a": 1}, {"[DONE]": True}], cut
+
+
+def test_error_events_and_finish_reason_error_raise() -> None:
+    asm = StreamAssembler()
+    asm.feed(chunk({"content": "Hi"}))
+    with pytest.raises(StreamErrorEvent) as info:
+        asm.feed({"error": {"message": "boom", "code": 500}})
+    assert info.value.error == {"message": "boom", "code": 500}
+    with pytest.raises(StreamErrorEvent):
+        asm.feed({"code": 500, "reason": "X", "message": "flat"})
+    with pytest.raises(StreamErrorEvent):
+        asm.feed(chunk({}, finish="error"))
+    empty = StreamAssembler()
+    empty.feed({"[DONE]": True})
+    with pytest.raises(StreamIncompleteError, match="without any choice"):
+        empty.finish()

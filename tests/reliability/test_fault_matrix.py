@@ -24,7 +24,13 @@ from rel_drivers import (
 )
 
 import novita_core.retry
-from novita_core import InvalidParameterError, NovitaResponseError, NovitaStreamError
+from novita_core import (
+    InvalidParameterError,
+    NovitaResponseError,
+    NovitaServerError,
+    NovitaStreamError,
+    NovitaStreamServerError,
+)
 from novita_core.testing import Fault, OfflineNovitaServer
 
 pytestmark = pytest.mark.timeout(60)  # "no hang": every row is bounded
@@ -390,3 +396,138 @@ def test_max_retries_zero_is_exactly_one_request(
     # The fault was transient: the very next call succeeds, still with one request.
     assert_correct(driver, driver.run(novita_server, PROMPT, init={"max_retries": 0}))
     assert len(novita_server.requests) == 2
+
+
+# -- an error inside a 200 stream ---------------------------------------------------------------
+
+STREAM_ERROR = "upstream model crashed (offline stream error)"
+
+
+@pytest.mark.parametrize("close", [False, True], ids=["then_done", "then_close"])
+@each(STREAM_DRIVERS)
+def test_error_inside_stream_after_chunks_is_a_typed_error_not_retried(
+    novita_server: OfflineNovitaServer, driver: Driver, close: bool
+) -> None:
+    fault = Fault.stream_error(after_chunks=3, message=STREAM_ERROR, code=503, close=close)
+    novita_server.inject(fault, times=5)
+    sink: list[str] = []
+    result: list[Any] = []
+    with pytest.raises(NovitaStreamServerError) as info:
+        result.append(driver.run(novita_server, PROMPT, init={"max_retries": 3}, sink=sink))
+    assert result == []
+    assert "".join(sink).strip(), "chunks had reached the caller before the error"
+    assert STREAM_ERROR in str(info.value)
+    assert info.value.code == 503
+    assert_requests(novita_server, driver, 1)  # never retried once the caller had chunks
+
+
+@pytest.mark.parametrize(
+    ("code", "requests"), [("content_filter", 1), (503, 2)], ids=["final", "retryable"]
+)
+@each(STREAM_DRIVERS)
+def test_error_as_first_stream_event_is_typed_and_retried_only_for_a_retryable_code(
+    novita_server: OfflineNovitaServer, driver: Driver, code: Any, requests: int
+) -> None:
+    novita_server.inject(Fault.stream_error(after_chunks=0, message=STREAM_ERROR, code=code))
+    sink: list[str] = []
+    if requests == 1:
+        with pytest.raises(NovitaStreamServerError, match="before any chunk") as info:
+            driver.run(novita_server, PROMPT, init={"max_retries": 3}, sink=sink)
+        assert STREAM_ERROR in str(info.value)
+        assert info.value.code == code
+    else:
+        answer = driver.run(novita_server, PROMPT, init={"max_retries": 3}, sink=sink)
+        assert_correct(driver, answer)
+    assert_requests(novita_server, driver, requests)
+
+
+# -- a 200 whose body is an error object, or has no choices --------------------------------------
+
+
+@pytest.mark.parametrize("flat", [False, True], ids=["envelope", "novita_flat"])
+@each(NON_STREAM_DRIVERS)
+def test_200_error_body_is_a_typed_error(
+    novita_server: OfflineNovitaServer, driver: Driver, flat: bool
+) -> None:
+    message = "quota of this key is used up (offline 200 error)"
+    novita_server.inject(Fault.error_body(message, code="QUOTA_EXCEEDED", flat=flat), times=5)
+    with pytest.raises(NovitaServerError) as info:
+        driver.run(novita_server, PROMPT, init={"max_retries": 3})
+    assert message in str(info.value)
+    assert info.value.code == "QUOTA_EXCEEDED"
+    assert_requests(novita_server, driver, 1)
+
+
+@each(NON_STREAM_DRIVERS)
+def test_200_error_body_with_a_retryable_code_is_retried(
+    novita_server: OfflineNovitaServer, driver: Driver
+) -> None:
+    novita_server.inject(Fault.error_body("busy", code=503), times=1)
+    assert_correct(driver, driver.run(novita_server, PROMPT, init={"max_retries": 1}))
+    assert_requests(novita_server, driver, 2)
+
+
+@each(LLM_DRIVERS)
+def test_empty_choices_is_a_typed_error_not_an_empty_answer(
+    novita_server: OfflineNovitaServer, driver: Driver
+) -> None:
+    novita_server.inject(Fault.empty_choices(), times=5)
+    error = NovitaStreamError if driver.streaming else NovitaResponseError
+    result: list[Any] = []
+    with pytest.raises(error, match="choice"):
+        result.append(driver.run(novita_server, PROMPT, init={"max_retries": 3}))
+    assert result == []
+    assert_requests(novita_server, driver, 1)
+
+
+# -- Retry-After that is garbage, or longer than max_retry_wait ----------------------------------
+
+
+@each(ALL_DRIVERS)
+def test_garbage_retry_after_falls_back_to_backoff(
+    novita_server: OfflineNovitaServer, driver: Driver
+) -> None:
+    novita_server.inject(Fault.status(429, retry_after="soon, maybe"), times=2)
+    answer = driver.run(novita_server, PROMPT, init={"max_retries": 2})
+    assert_correct(driver, answer)
+    assert_requests(novita_server, driver, 3)
+
+
+@each(ALL_DRIVERS)
+def test_retry_after_longer_than_max_retry_wait_raises_at_once(
+    novita_server: OfflineNovitaServer, driver: Driver
+) -> None:
+    novita_server.inject(Fault.status(429, retry_after=86400), times=5)
+    started = time.monotonic()
+    with pytest.raises(openai.RateLimitError) as info:
+        driver.run(novita_server, PROMPT, init={"max_retries": 3})
+    assert time.monotonic() - started < 5
+    assert info.value.retry_after == 86400  # type: ignore[attr-defined]
+    assert_requests(novita_server, driver, 1)
+    # The setting decides: a 1 s Retry-After is too long for max_retry_wait=0.5.
+    novita_server.reset()
+    novita_server.inject(Fault.status(429, retry_after=1), times=5)
+    with pytest.raises(openai.RateLimitError) as info:
+        driver.run(novita_server, PROMPT, init={"max_retries": 3, "max_retry_wait": 0.5})
+    assert info.value.retry_after == 1  # type: ignore[attr-defined]
+    assert_requests(novita_server, driver, 1)
+
+
+# -- slow-loris: one byte at a time --------------------------------------------------------------
+
+DRIP = 0.02  # seconds per byte: the answer would take several seconds, each read is quick
+
+
+@each(ALL_DRIVERS)
+def test_drip_fed_answer_is_cut_by_the_timeout_of_each_attempt(
+    novita_server: OfflineNovitaServer, driver: Driver
+) -> None:
+    max_retries = 1
+    attempts = max_retries + 1
+    novita_server.inject(Fault.drip(DRIP), times=attempts + 2)
+    started = time.monotonic()
+    with pytest.raises(openai.APITimeoutError):
+        driver.run(novita_server, PROMPT, init={"max_retries": max_retries, "timeout": TIMEOUT})
+    elapsed = time.monotonic() - started
+    assert_requests(novita_server, driver, attempts)
+    assert elapsed <= TIMEOUT * attempts + SLACK + 0.5, elapsed

@@ -1,0 +1,1 @@
+"""Wire tests against a raw-socket server whose every byte is scripted."""
