@@ -1,0 +1,1 @@
+"""Scale tests: fork and pickle safety, bounded fan-out, loop shutdown, Ray."""
