@@ -20,14 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from novita_core.testing import faults
-from novita_core.testing._http import HttpRequest, Responder, sse
+from novita_core.testing._http import HttpRequest, Responder
 from novita_core.testing._loop import LoopbackServer
 from novita_core.testing.batches import BatchStore
 from novita_core.testing.faults import FAULT_HEADER, Fault, FaultKind
 from novita_core.testing.replies import (
     ApiError,
-    ChatPlan,
-    CompletionPlan,
     ModelEntry,
     build_chat,
     build_completion,
@@ -43,8 +41,6 @@ __all__ = ["Fault", "FaultKind", "OfflineNovitaServer", "RecordedRequest", "Scri
 
 DEFAULT_API_KEY = "test-key"
 BASE_PATH = "/v3/openai"
-
-Answer = dict[str, Any] | ChatPlan | CompletionPlan
 
 
 @dataclass(frozen=True)
@@ -197,9 +193,8 @@ class OfflineNovitaServer(LoopbackServer):
     ) -> None:
         r"""Answer the next request for ``path`` (and ``model``) with exactly this response.
 
-        Scripted replies are used in the order they were queued, each by the first request that
-        matches; the others get the usual replies. The key is still checked, the request still
-        recorded, and a fault of the same request still applies (a cut stream cuts this one).
+        The first queued reply that matches answers (see :mod:`~.replies.scripted`); the key is
+        still checked, the request recorded, and its fault applied on top.
 
         Args:
             json: The JSON body (an error body with ``status=``, or any odd shape).
@@ -213,18 +208,12 @@ class OfflineNovitaServer(LoopbackServer):
             times: How many matching requests it answers.
 
         Example:
-            ``server.script(json={"choices": []})`` or
-            ``server.script(stream=[chunk, {"error": {"message": "boom"}}], done=False)``.
+            ``server.script(stream=[chunk, {"error": {"message": "boom"}}], done=False)``
         """
         reply = ScriptedReply.build(
-            path=path,
-            json=json,
-            stream=stream,
-            model=model,
-            status=status,
-            headers=headers,
+            path=path, json=json, stream=stream, model=model, status=status, headers=headers,
             done=done,
-        )
+        )  # fmt: skip
         self._script.add(reply, times)
 
     def pending_scripts(self) -> list[ScriptedReply]:
@@ -282,19 +271,9 @@ class OfflineNovitaServer(LoopbackServer):
         """
         models = dict(self._models)
         models[model_id] = ModelEntry(
-            id=model_id,
-            context_size=context_size,
-            max_output_tokens=max_output_tokens,
-            kind=kind,
-            reasoning=reasoning,
-            dimensions=dimensions,
-            tool_calling=tool_calling,
-            structured_output=structured_output,
-            input_modalities=input_modalities,
-            input_price=input_price,
-            output_price=output_price,
-            inline_think=inline_think,
-        )
+            model_id, context_size, max_output_tokens, kind, reasoning, dimensions, tool_calling,
+            structured_output, input_modalities, input_price, output_price, inline_think,
+        )  # fmt: skip
         # Replace rather than mutate so the loop thread never sees a dict mid-update.
         self._models = models
 
@@ -369,14 +348,20 @@ class OfflineNovitaServer(LoopbackServer):
         path, method, body = record.path.rstrip("/"), record.method, record.json
         scripted = self._script.take(path, body)
         if scripted is not None:
-            return await self._send_scripted(scripted, responder, fault)
+            if scripted.events is None:
+                return await faults.send_json(
+                    responder, scripted.status, scripted.json, fault, scripted.headers
+                )
+            return await faults.send_events(
+                responder, scripted.events, fault, scripted.status, scripted.headers, scripted.done
+            )
         if self.batches.routes(path):
             status, payload = self.batches.handle(method, path, record.headers, record.body)
             if isinstance(payload, bytes):
                 return await responder.send(status, payload)
-            return await self._send_json(responder, status, payload, fault)
+            return await faults.send_json(responder, status, payload, fault)
         if method == "GET" and (path.endswith("/models") or "/models/" in path):
-            return await self._send_json(responder, 200, self._listing(path), fault)
+            return await faults.send_json(responder, 200, self._listing(path), fault)
         endpoint = next((suffix for suffix in self._builders if path.endswith(suffix)), None)
         if endpoint is None:
             raise ApiError(404, f"no such endpoint: {method} {record.path}", reason="NOT_FOUND")
@@ -388,14 +373,7 @@ class OfflineNovitaServer(LoopbackServer):
         if denied is not None:
             raise ApiError(403, "this API key may not use this model", reason=denied)
         answer = self._builders[endpoint](body)
-        if isinstance(answer, dict):
-            return await self._send_json(responder, 200, answer, fault)
-        empty = fault is not None and fault.kind == "empty_choices"
-        if body.get("stream"):
-            events = [dumps(faults.empty_choices(answer.response()))] if empty else None
-            return await self._send_events(responder, events or answer.encoded_chunks(), fault)
-        response = faults.empty_choices(answer.response()) if empty else answer.response()
-        return await self._send_json(responder, 200, response, fault)
+        return await faults.send_answer(responder, answer, bool(body.get("stream")), fault)
 
     def _listing(self, path: str) -> dict[str, Any]:
         if path.endswith("/models"):
@@ -407,7 +385,7 @@ class OfflineNovitaServer(LoopbackServer):
         return entry.listing()
 
     @property
-    def _builders(self) -> dict[str, Callable[[Any], Answer]]:
+    def _builders(self) -> dict[str, Callable[[Any], dict[str, Any] | faults.Plan]]:
         """Endpoint path suffix -> the reply builder (``/completions`` after the chat one)."""
         models = self._models
         return {
@@ -416,33 +394,3 @@ class OfflineNovitaServer(LoopbackServer):
             "/embeddings": lambda body: build_embeddings(body, models),
             RERANK_PATH: lambda body: build_rerank(body, models),
         }
-
-    # -- writers --------------------------------------------------------------------------------
-
-    async def _send_json(
-        self, responder: Responder, status: int, payload: Any, fault: Fault | None
-    ) -> bool:
-        data = dumps(payload)
-        if fault is not None and fault.kind == "drop_stream":
-            return await responder.send_truncated(data)
-        return await responder.send(status, data)
-
-    async def _send_events(
-        self, responder: Responder, payloads: Iterable[bytes], fault: Fault | None
-    ) -> bool:
-        events, end = faults.shape_stream(fault, map(sse, payloads))
-        return await responder.send_events(events, end)
-
-    async def _send_scripted(
-        self, reply: ScriptedReply, responder: Responder, fault: Fault | None
-    ) -> bool:
-        headers = list(reply.headers)
-        if reply.events is None:
-            if fault is not None and fault.kind == "drop_stream":
-                return await responder.send_truncated(dumps(reply.json))
-            data = b"" if reply.json is None else dumps(reply.json)
-            return await responder.send(reply.status, data, headers)
-        events, end = faults.shape_stream(fault, reply.events)
-        if end == "done" and not reply.done:
-            end = "eof"
-        return await responder.send_events(events, end, reply.status, headers)

@@ -1,8 +1,8 @@
 """What each fault sends: the bytes that replace or change the normal answer.
 
 :func:`act` applies the faults that act before routing (statuses, resets, stalls, error bodies,
-drip-feeding), :func:`shape_stream` the ones that change a stream, and the server itself the two
-that change a finished answer (``drop_stream`` on a JSON body, ``empty_choices``).
+drip-feeding); :func:`send_answer`, :func:`send_json` and :func:`send_events` send an answer
+with the faults that change it (a cut body or stream, an error inside a stream, empty choices).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from novita_core.testing._http import Responder, StreamEnd, sse
 from novita_core.testing.faults.header import (
@@ -22,7 +22,16 @@ from novita_core.testing.faults.header import (
 )
 from novita_core.testing.replies import dumps, error_body, reason_for_status
 
-__all__ = ["DripWriter", "act", "empty_choices", "error_object", "shape_stream"]
+__all__ = [
+    "DripWriter",
+    "act",
+    "empty_choices",
+    "error_object",
+    "send_answer",
+    "send_events",
+    "send_json",
+    "shape_stream",
+]
 
 
 def error_object(message: str, code: int | str | None, *, flat: bool) -> dict[str, Any]:
@@ -145,6 +154,61 @@ def shape_stream(fault: Fault | None, events: Iterable[bytes]) -> tuple[Iterable
         head = itertools.islice(events, fault.after_chunks)
         return itertools.chain(head, [error]), "cut" if fault.close else "done"
     return events, "done"
+
+
+class Plan(Protocol):
+    """A planned reply that renders as one JSON object or as a stream of chunks."""
+
+    def response(self) -> dict[str, Any]:
+        """The non-stream answer."""
+        ...
+
+    def encoded_chunks(self) -> Iterator[bytes]:
+        """The stream's chunks as JSON bytes."""
+        ...
+
+
+async def send_json(
+    responder: Responder,
+    status: int,
+    payload: Any,
+    fault: Fault | None,
+    headers: Iterable[tuple[str, str]] = (),
+) -> bool:
+    """Send ``payload`` (nothing when None), cut in the middle under ``drop_stream``."""
+    data = b"" if payload is None else dumps(payload)
+    if fault is not None and fault.kind == "drop_stream":
+        return await responder.send_truncated(data)
+    return await responder.send(status, data, list(headers))
+
+
+async def send_events(
+    responder: Responder,
+    events: Iterable[bytes],
+    fault: Fault | None,
+    status: int = 200,
+    headers: Iterable[tuple[str, str]] = (),
+    done: bool = True,
+) -> bool:
+    """Stream framed SSE ``events`` as ``fault`` shapes them, ending with ``[DONE]`` if ``done``."""
+    shaped, end = shape_stream(fault, events)
+    if end == "done" and not done:
+        end = "eof"
+    return await responder.send_events(shaped, end, status, list(headers))
+
+
+async def send_answer(
+    responder: Responder, answer: dict[str, Any] | Plan, streaming: bool, fault: Fault | None
+) -> bool:
+    """Send an endpoint's answer (a plan streams when asked), emptied under ``empty_choices``."""
+    if isinstance(answer, dict):
+        return await send_json(responder, 200, answer, fault)
+    empty = fault is not None and fault.kind == "empty_choices"
+    if streaming:
+        payloads = [dumps(empty_choices(answer.response()))] if empty else answer.encoded_chunks()
+        return await send_events(responder, map(sse, payloads), fault)
+    response = answer.response()
+    return await send_json(responder, 200, empty_choices(response) if empty else response, fault)
 
 
 def _broken_second(events: Iterable[bytes]) -> Iterator[bytes]:
