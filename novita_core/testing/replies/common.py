@@ -158,6 +158,26 @@ def require_model(body: dict[str, Any], models: dict[str, ModelEntry], kind: str
     return entry
 
 
+def text_inputs(value: Any) -> list[str] | None:
+    """Texts of a ``prompt`` or ``input``: a string, strings, or token arrays (as ``t<id>`` words).
+
+    None when ``value`` is none of those shapes.
+    """
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        return None
+    if all(isinstance(item, str) for item in value):
+        return list(value)
+    if all(isinstance(item, int) for item in value):
+        return [" ".join(f"t{token}" for token in value)]
+    if all(
+        isinstance(item, list) and item and all(isinstance(t, int) for t in item) for item in value
+    ):
+        return [" ".join(f"t{token}" for token in item) for item in value]
+    return None
+
+
 def split_tokens(text: str) -> list[str]:
     """Split text into tokens: each whitespace-separated word with its leading whitespace.
 

@@ -25,6 +25,7 @@ from novita_core.testing.replies.common import (
     require_object_with_model,
     split_tokens,
     stop_list,
+    text_inputs,
     wants_usage,
     word_count,
     words_directive,
@@ -132,22 +133,8 @@ def build_completion(body: Any, models: dict[str, ModelEntry]) -> CompletionPlan
         ApiError: For invalid bodies (400) and unknown models (404).
     """
     require_object_with_model(body)
-    prompt = body.get("prompt")
-    prompts: list[str]
-    prompt_tokens = 0
-    if isinstance(prompt, str):
-        prompts = [prompt]
-    elif isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
-        prompts = list(prompt)
-    elif isinstance(prompt, list) and prompt and all(isinstance(p, int) for p in prompt):
-        prompts = [" ".join(f"t{p}" for p in prompt)]
-    elif (
-        isinstance(prompt, list)
-        and prompt
-        and all(isinstance(p, list) and all(isinstance(t, int) for t in p) for p in prompt)
-    ):
-        prompts = [" ".join(f"t{t}" for t in p) for p in prompt]
-    else:
+    prompts = text_inputs(body.get("prompt"))
+    if not prompts:
         raise ApiError(400, "prompt is required: a string, a list of strings or token arrays")
     entry = require_model(body, models, "chat")
     check_ranges(body, "completions")

@@ -16,6 +16,7 @@ from novita_core.testing.replies.common import (
     check_ranges,
     require_model,
     require_object_with_model,
+    text_inputs,
     word_count,
 )
 from novita_core.testing.replies.models import ModelEntry
@@ -59,19 +60,8 @@ def build_embeddings(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]
         ApiError: For invalid bodies (400) and unknown models (404).
     """
     require_object_with_model(body)
-    raw = body.get("input")
-    inputs: list[str]
-    if isinstance(raw, str):
-        inputs = [raw]
-    elif isinstance(raw, list) and all(isinstance(x, str) for x in raw):
-        inputs = list(raw)
-    elif isinstance(raw, list) and raw and all(isinstance(x, int) for x in raw):
-        inputs = [" ".join(f"t{x}" for x in raw)]
-    elif isinstance(raw, list) and all(
-        isinstance(x, list) and x and all(isinstance(t, int) for t in x) for x in raw
-    ):
-        inputs = [" ".join(f"t{t}" for t in x) for x in raw]
-    else:
+    inputs = text_inputs(body.get("input"))
+    if inputs is None:
         raise ApiError(400, "input must be a string, a list of strings or token arrays")
     if not inputs:
         raise ApiError(400, "input must not be empty")
