@@ -30,10 +30,14 @@ from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
+    RetryPolicy,
 )
 
 if TYPE_CHECKING:
+    from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+
     from novita_core.client import NovitaClient
+    from novita_core.retry import OnRetry
 
 JsonDict = dict[str, Any]
 """A JSON object (``dict`` is shadowed inside LangChain model classes by ``.dict()``)."""
@@ -155,6 +159,9 @@ class NovitaConnection(BaseModel):
     """Retries after the first attempt (408/409/429/5xx, connection errors, timeouts)."""
     max_retry_wait: float = Field(default=DEFAULT_MAX_RETRY_WAIT, ge=0)
     """Longest ``Retry-After`` (seconds) a retry waits; a longer one raises at once."""
+    retry_policy: RetryPolicy | None = Field(default=None, exclude=True)
+    """What is retried and the backoff between attempts (default: the core's
+    :class:`~novita_core.RetryPolicy`); ``max_retry_wait`` above replaces its own."""
     default_headers: dict[str, str] | None = None
     """Extra headers on every request."""
     http_client: Any = Field(default=None, exclude=True)
@@ -201,6 +208,7 @@ class NovitaConnection(BaseModel):
             http_async_client=self.http_async_client,
             async_transport=self.async_transport,
             max_retry_wait=self.max_retry_wait,
+            retry_policy=self.retry_policy,
             model_listing=self.model_listing,
         )
         return self._connection
@@ -311,6 +319,13 @@ def wire_params(model: BaseModel, endpoint: Endpoint) -> JsonDict:
 def wire_fields(model_cls: type[BaseModel], endpoint: Endpoint) -> tuple[str, ...]:
     """Fields of ``model_cls`` that are request parameters of ``endpoint``, by wire name."""
     return tuple(name for name in model_cls.model_fields if spec_for(endpoint, name))
+
+
+def retry_callback(
+    run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+) -> OnRetry | None:
+    """What tells the run's callbacks of each retry (``on_retry``), as ChatOpenAI's kin do."""
+    return run_manager.on_retry if run_manager is not None else None
 
 
 def merge_extra_body(*bodies: Mapping[str, Any] | None) -> JsonDict | None:

@@ -34,6 +34,7 @@ from langchain_novita._common import (
     JsonDict,
     NovitaGeneration,
     merge_extra_body,
+    retry_callback,
     split_call_kwargs,
 )
 from langchain_novita._messages import (
@@ -356,7 +357,8 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._build_request(messages, stop, stream=False, **kwargs)
-        return self._create_chat_result(self._client.create(request), request.body["model"])
+        answer = self._client.create(request, on_retry=retry_callback(run_manager))
+        return self._create_chat_result(answer, request.body["model"])
 
     async def _agenerate(
         self,
@@ -366,7 +368,8 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._build_request(messages, stop, stream=False, **kwargs)
-        return self._create_chat_result(await self._client.acreate(request), request.body["model"])
+        answer = await self._client.acreate(request, on_retry=retry_callback(run_manager))
+        return self._create_chat_result(answer, request.body["model"])
 
     def _chunk(
         self, delta: StreamDelta, asm: StreamAssembler, model: str
@@ -430,7 +433,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         request = self._build_request(messages, stop, stream=True, **kwargs)
         asm = StreamAssembler()
         model = request.body["model"]
-        for delta in self._client.stream(request, asm):
+        for delta in self._client.stream(request, asm, retry_callback(run_manager)):
             chunk = None if delta.usage else self._chunk(delta, asm, model)
             if chunk is None:
                 continue
@@ -452,7 +455,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         request = self._build_request(messages, stop, stream=True, **kwargs)
         asm = StreamAssembler()
         model = request.body["model"]
-        async for delta in self._client.astream(request, asm):
+        async for delta in self._client.astream(request, asm, retry_callback(run_manager)):
             chunk = None if delta.usage else self._chunk(delta, asm, model)
             if chunk is None:
                 continue

@@ -16,6 +16,7 @@ from langchain_novita._common import (
     JsonDict,
     NovitaGeneration,
     merge_extra_body,
+    retry_callback,
     split_call_kwargs,
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL
@@ -171,7 +172,8 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
                 generations=[[self._streamed(p, stop, run_manager, **kwargs)] for p in prompts]
             )
         requests = [self._build_request(p, stop, stream=False, **kwargs) for p in prompts]
-        return self._result([self._client.create(request) for request in requests])
+        on_retry = retry_callback(run_manager)
+        return self._result([self._client.create(r, on_retry=on_retry) for r in requests])
 
     def _streamed(
         self,
@@ -193,9 +195,28 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
+        if self.streaming:
+            streamed = [await self._astreamed(p, stop, run_manager, **kwargs) for p in prompts]
+            return LLMResult(generations=[[generation] for generation in streamed])
         requests = [self._build_request(p, stop, stream=False, **kwargs) for p in prompts]
-        responses = await asyncio.gather(*(self._client.acreate(r) for r in requests))
+        on_retry = retry_callback(run_manager)
+        responses = await asyncio.gather(
+            *(self._client.acreate(r, on_retry=on_retry) for r in requests)
+        )
         return self._result(list(responses))
+
+    async def _astreamed(
+        self,
+        prompt: str,
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        **kwargs: Any,
+    ) -> Generation:
+        """Async twin of :meth:`_streamed` (``streaming=True`` under ``ainvoke``)."""
+        merged: GenerationChunk | None = None
+        async for chunk in self._astream(prompt, stop, run_manager, **kwargs):
+            merged = chunk if merged is None else merged + chunk
+        return merged or Generation(text="")
 
     def _stream(
         self,
@@ -205,7 +226,7 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
         request = self._build_request(prompt, stop, stream=True, **kwargs)
-        for delta in self._client.stream(request):
+        for delta in self._client.stream(request, on_retry=retry_callback(run_manager)):
             if delta.choice != 0:
                 continue
             chunk = _delta_chunk(delta)
@@ -221,7 +242,7 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
         request = self._build_request(prompt, stop, stream=True, **kwargs)
-        async for delta in self._client.astream(request):
+        async for delta in self._client.astream(request, on_retry=retry_callback(run_manager)):
             if delta.choice != 0:
                 continue
             chunk = _delta_chunk(delta)

@@ -12,6 +12,7 @@ from novita_core.settings import (
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
     NovitaSettings,
+    RetryPolicy,
 )
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ class NovitaConnection(BaseModel):
         default=DEFAULT_MAX_RETRY_WAIT,
         description="Longest Retry-After (seconds) a retry waits; a longer one raises at once.",
         ge=0,
+    )
+    retry_policy: RetryPolicy | None = Field(
+        default=None,
+        exclude=True,
+        description="What is retried and the backoff between attempts (default: the core's "
+        "RetryPolicy); max_retry_wait replaces its own.",
     )
     default_headers: dict[str, str] | None = Field(
         default=None, description="Extra headers for every request."
@@ -78,6 +85,7 @@ class NovitaConnection(BaseModel):
             http_async_client=self.async_http_client,
             async_transport=self.async_transport,
             max_retry_wait=self.max_retry_wait,
+            retry_policy=self.retry_policy,
             model_listing=self.model_listing,
             base_url_argument="api_base",
         )

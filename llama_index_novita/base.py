@@ -43,6 +43,7 @@ from pydantic import AliasChoices
 
 from llama_index_novita._batch import NovitaBatchAPI
 from llama_index_novita._connection import NovitaConnection
+from llama_index_novita.events import dispatch_retry
 from llama_index_novita.utils import (
     chat_message_from_openai,
     logprobs_from_openai,
@@ -436,14 +437,14 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
             prompt = self._to_prompt(messages)
             return _completion_to_chat(self._complete(prompt, **kwargs))
         request = self._chat_request(messages, kwargs, stream=False)
-        return self._chat_response(self._novita.create(request))
+        return self._chat_response(self._novita.create(request, on_retry=dispatch_retry))
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         if not self.is_chat_model:
             prompt = self._to_prompt(messages)
             return _completion_to_chat(await self._acomplete(prompt, **kwargs))
         request = self._chat_request(messages, kwargs, stream=False)
-        return self._chat_response(await self._novita.acreate(request))
+        return self._chat_response(await self._novita.acreate(request, on_retry=dispatch_retry))
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         if not self.is_chat_model:
@@ -454,7 +455,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
         def gen() -> ChatResponseGen:
             asm = StreamAssembler()
-            for delta in client.stream(request, asm):
+            for delta in client.stream(request, asm, dispatch_retry):
                 if delta.choice == 0:
                     yield self._stream_chat_response(asm, delta)
 
@@ -471,7 +472,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
         async def gen() -> ChatResponseAsyncGen:
             asm = StreamAssembler()
-            async for delta in client.astream(request, asm):
+            async for delta in client.astream(request, asm, dispatch_retry):
                 if delta.choice == 0:
                     yield self._stream_chat_response(asm, delta)
 
@@ -479,11 +480,13 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
     def _complete(self, prompt: str, **kwargs: Any) -> CompletionResponse:
         request = self._completion_request(prompt, kwargs, stream=False)
-        return self._completion_response(self._novita.create(request))
+        return self._completion_response(self._novita.create(request, on_retry=dispatch_retry))
 
     async def _acomplete(self, prompt: str, **kwargs: Any) -> CompletionResponse:
         request = self._completion_request(prompt, kwargs, stream=False)
-        return self._completion_response(await self._novita.acreate(request))
+        return self._completion_response(
+            await self._novita.acreate(request, on_retry=dispatch_retry)
+        )
 
     def _stream_complete(self, prompt: str, **kwargs: Any) -> CompletionResponseGen:
         request = self._completion_request(prompt, kwargs, stream=True)
@@ -491,7 +494,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
         def gen() -> CompletionResponseGen:
             asm = StreamAssembler()
-            for delta in client.stream(request, asm):
+            for delta in client.stream(request, asm, dispatch_retry):
                 if delta.choice == 0:
                     yield self._stream_completion_response(asm, delta)
 
@@ -503,7 +506,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
         async def gen() -> CompletionResponseAsyncGen:
             asm = StreamAssembler()
-            async for delta in client.astream(request, asm):
+            async for delta in client.astream(request, asm, dispatch_retry):
                 if delta.choice == 0:
                     yield self._stream_completion_response(asm, delta)
 

@@ -9,6 +9,7 @@ from llama_index.core.bridge.pydantic import ConfigDict, Field, SecretStr
 from llama_index.core.callbacks import CallbackManager
 
 from llama_index_novita._connection import NovitaConnection
+from llama_index_novita.events import dispatch_retry
 from novita_core import (
     DEFAULT_EMBEDDING_MODEL,
     EMBEDDINGS,
@@ -122,11 +123,11 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        data = self._novita.create(self._request(list(texts)))
+        data = self._novita.create(self._request(list(texts)), on_retry=dispatch_retry)
         return self._vectors(data, len(texts))
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        data = await self._novita.acreate(self._request(list(texts)))
+        data = await self._novita.acreate(self._request(list(texts)), on_retry=dispatch_retry)
         return self._vectors(data, len(texts))
