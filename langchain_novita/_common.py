@@ -20,6 +20,10 @@ from novita_core.connection import Connection, connect
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
+    Request,
+    build_request,
+    canonical,
+    check_one_choice_stream,
     check_raw_values,
     parameter_names,
     spec_for,
@@ -274,6 +278,38 @@ class NovitaGeneration(NovitaConnection):
     def _default_params(self) -> JsonDict:
         """The request parameters set on this instance (None = left to the server)."""
         return wire_params(self, self._endpoint)
+
+    def _request(
+        self, stop: list[str] | None, stream: bool, kwargs: dict[str, Any], **payload: Any
+    ) -> Request:
+        """A validated core request for this class's endpoint.
+
+        From the fields, ``model_kwargs``, the per-call kwargs and ``payload`` (the messages or
+        the prompt).
+        """
+        endpoint = self._endpoint
+        kwargs.pop("stream", None)
+        fields, options = split_call_kwargs(kwargs)
+        params: JsonDict = {
+            **self._default_params,
+            **self.model_kwargs,
+            **canonical(endpoint, fields),
+        }
+        if stop:
+            params["stop"] = stop
+        elif not params.get("stop"):
+            params.pop("stop", None)
+        params.update(payload)
+        if stream:
+            params["stream"] = True
+            check_one_choice_stream(params)
+            if not options.get("stream_usage", self.stream_usage):
+                params.setdefault("stream_options", {"include_usage": False})
+        return build_request(
+            endpoint,
+            params,
+            extra_body=merge_extra_body(self.extra_body, options.get("extra_body")),
+        )
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = {**self._default_params, **kwargs}

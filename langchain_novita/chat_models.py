@@ -33,7 +33,6 @@ from langchain_novita._batch import NovitaBatchAPI
 from langchain_novita._common import (
     JsonDict,
     NovitaGeneration,
-    merge_extra_body,
     retry_callback,
     split_call_kwargs,
 )
@@ -54,9 +53,6 @@ from novita_core.params import (
     Endpoint,
     InvalidParameterError,
     Request,
-    build_request,
-    canonical,
-    check_one_choice_stream,
     json_schema_format,
     validate_params,
 )
@@ -308,22 +304,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         **kwargs: Any,
     ) -> Request:
         """Fields + ``model_kwargs`` + per-call kwargs -> a validated core request."""
-        kwargs.pop("stream", None)
-        fields, options = split_call_kwargs(kwargs)
-        params: JsonDict = {**self._default_params, **self.model_kwargs, **canonical(CHAT, fields)}
-        if stop:
-            params["stop"] = stop
-        elif not params.get("stop"):
-            params.pop("stop", None)
-        params["messages"] = messages_to_dicts(messages)
-        if stream:
-            params["stream"] = True
-            check_one_choice_stream(params)
-            if not options.get("stream_usage", self.stream_usage):
-                params.setdefault("stream_options", {"include_usage": False})
-        return build_request(
-            CHAT, params, extra_body=merge_extra_body(self.extra_body, options.get("extra_body"))
-        )
+        return self._request(stop, stream, kwargs, messages=messages_to_dicts(messages))
 
     def _create_chat_result(self, response: Mapping[str, Any], model: str) -> ChatResult:
         generations = []

@@ -15,18 +15,13 @@ from langchain_novita._batch import NovitaBatchAPI
 from langchain_novita._common import (
     JsonDict,
     NovitaGeneration,
-    merge_extra_body,
     retry_callback,
-    split_call_kwargs,
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.params import (
     COMPLETIONS,
     Endpoint,
     Request,
-    build_request,
-    canonical,
-    check_one_choice_stream,
 )
 from novita_core.streaming import StreamDelta
 
@@ -117,28 +112,7 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
     def _build_request(
         self, prompt: str, stop: list[str] | None, *, stream: bool, **kwargs: Any
     ) -> Request:
-        kwargs.pop("stream", None)
-        fields, options = split_call_kwargs(kwargs)
-        params: JsonDict = {
-            **self._default_params,
-            **self.model_kwargs,
-            **canonical(COMPLETIONS, fields),
-        }
-        if stop:
-            params["stop"] = stop
-        elif not params.get("stop"):
-            params.pop("stop", None)
-        params["prompt"] = prompt
-        if stream:
-            params["stream"] = True
-            check_one_choice_stream(params)
-            if not options.get("stream_usage", self.stream_usage):
-                params.setdefault("stream_options", {"include_usage": False})
-        return build_request(
-            COMPLETIONS,
-            params,
-            extra_body=merge_extra_body(self.extra_body, options.get("extra_body")),
-        )
+        return self._request(stop, stream, kwargs, prompt=prompt)
 
     @staticmethod
     def _result(responses: list[JsonDict]) -> LLMResult:

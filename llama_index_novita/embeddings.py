@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import ConfigDict, Field, SecretStr
@@ -20,9 +20,6 @@ from novita_core import (
 from novita_core.params import check_raw_values
 
 __all__ = ["NovitaEmbedding"]
-
-if TYPE_CHECKING:
-    pass
 
 
 class NovitaEmbedding(NovitaConnection, BaseEmbedding):

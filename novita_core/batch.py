@@ -150,7 +150,7 @@ def build_lines(requests: Sequence[Request]) -> tuple[str, list[dict[str, Any]]]
         raise InvalidParameterError(
             f"a batch takes one model (Novita: one model per file), got {sorted(map(str, models))}"
         )
-    if any(request.stream for request in requests):
+    if any(request.body.get("stream") for request in requests):
         raise InvalidParameterError("stream=True is not allowed in a batch")
     lines = [
         {"custom_id": custom_id(i), "method": "POST", "url": url, "body": request.json()}

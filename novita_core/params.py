@@ -212,11 +212,6 @@ def parameter_names(endpoint: Endpoint) -> list[str]:
     return list(_TABLE[endpoint])
 
 
-def novita_extras() -> frozenset[str]:
-    """Names that travel in ``extra_body`` (Novita-only fields)."""
-    return frozenset(spec.name for spec in PARAMETERS if spec.wire is _EXTRA)
-
-
 @dataclass(frozen=True)
 class Request:
     """A validated request, split the way the ``openai`` client wants it.
@@ -237,13 +232,8 @@ class Request:
         """Resource path appended to the base URL."""
         return ENDPOINT_PATHS[self.endpoint]
 
-    @property
-    def stream(self) -> bool:
-        """Whether the request asks for server-sent events."""
-        return bool(self.body.get("stream"))
-
     def json(self) -> dict[str, Any]:
-        """The JSON body exactly as it goes out."""
+        """The JSON body exactly as it goes out (a Batch API line's ``body``)."""
         return {**self.body, **self.extra_body}
 
 
