@@ -6,7 +6,6 @@ Every Novita fact (parameter names, types, ranges, env vars, defaults) comes fro
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -21,12 +20,12 @@ from novita_core.params import (
     Endpoint,
     InvalidParameterError,
     Request,
+    bound_fields,
     build_request,
     canonical,
     check_one_choice_stream,
     check_raw_values,
     parameter_names,
-    spec_for,
     validate_params,
 )
 from novita_core.settings import (
@@ -351,10 +350,9 @@ def wire_params(model: BaseModel, endpoint: Endpoint) -> JsonDict:
     return {key: value for key, value in params.items() if value is not None}
 
 
-@functools.cache
 def wire_fields(model_cls: type[BaseModel], endpoint: Endpoint) -> tuple[str, ...]:
-    """Fields of ``model_cls`` that are request parameters of ``endpoint``, by wire name."""
-    return tuple(name for name in model_cls.model_fields if spec_for(endpoint, name))
+    """Fields of ``model_cls`` that are request parameters of ``endpoint`` (the core's binding)."""
+    return bound_fields(model_cls, endpoint)
 
 
 def retry_callback(

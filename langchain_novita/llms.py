@@ -99,6 +99,13 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
     )
     """Novita model id."""
     logprobs: int | None = None
+    """Log-probabilities of this many most likely tokens per position (0-5)."""
+    echo: bool | None = None
+    """Return the prompt before the completion."""
+    best_of: int | None = None
+    """Generate this many completions server-side and return the best ``n`` (not streamable)."""
+    suffix: str | None = None
+    """Text that comes after the completion."""
 
     @property
     def _llm_type(self) -> str:

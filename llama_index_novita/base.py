@@ -71,6 +71,7 @@ from novita_core.catalog import (
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
+    bound_fields,
     canonical,
     check_one_choice_stream,
     check_raw_values,
@@ -81,26 +82,6 @@ if TYPE_CHECKING:
     from llama_index.core.chat_engine.types import AgentChatResponse
     from llama_index.core.tools.types import BaseTool
 
-
-_NOVITA_FIELDS = (
-    "max_tokens",
-    "top_p",
-    "stop",
-    "presence_penalty",
-    "frequency_penalty",
-    "repetition_penalty",
-    "top_k",
-    "min_p",
-    "logit_bias",
-    "seed",
-    "logprobs",
-    "top_logprobs",
-    "separate_reasoning",
-    "enable_thinking",
-    "thinking",
-    "reasoning_effort",
-)
-"""Typed request fields forwarded to the core's parameter table (besides ``temperature``)."""
 
 _STREAM_ONLY = frozenset({"stream_options"})
 """``additional_kwargs`` that apply to streams only (``OpenAILike`` users set them once)."""
@@ -178,13 +159,10 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, description="The Novita model id.")
-    temperature: float = Field(
-        default=DEFAULT_TEMPERATURE, description="Sampling temperature.", ge=0.0, le=2.0
-    )
+    temperature: float = Field(default=DEFAULT_TEMPERATURE, description="Sampling temperature.")
     max_tokens: int | None = Field(
         default=None,
         description="Most tokens to generate (max_completion_tokens is accepted too).",
-        gt=0,
         validation_alias=AliasChoices("max_tokens", "max_completion_tokens"),
     )
     additional_kwargs: dict[str, Any] = Field(
@@ -226,6 +204,15 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
     )
     reasoning_effort: str | None = Field(
         default=None, description="Reasoning depth, from the model's levels."
+    )
+    echo: bool | None = Field(
+        default=None, description="Completions: return the prompt before the completion."
+    )
+    best_of: int | None = Field(
+        default=None, description="Completions: generate this many, return the best."
+    )
+    suffix: str | None = Field(
+        default=None, description="Completions: text that comes after the completion."
     )
 
     def __init__(
@@ -298,9 +285,9 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
     def _model_params(self, stream: bool) -> dict[str, Any]:
         """Fields and ``additional_kwargs`` as request parameters (with ``stream`` if set)."""
-        params: dict[str, Any] = {"model": self.model, "temperature": self.temperature}
-        for name in _NOVITA_FIELDS:
-            params[name] = getattr(self, name)
+        params: dict[str, Any] = {
+            name: getattr(self, name) for name in bound_fields(type(self), CHAT, COMPLETIONS)
+        }
         additional = {
             name: value
             for name, value in self.additional_kwargs.items()

@@ -8,6 +8,7 @@ client's keywords and ``extra_body``, dropping ``None`` — is derived from the 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -210,6 +211,52 @@ def spec_for(endpoint: Endpoint, name: str) -> ParamSpec | None:
 def parameter_names(endpoint: Endpoint) -> list[str]:
     """Every parameter ``endpoint`` accepts, in table order."""
     return list(_TABLE[endpoint])
+
+
+CALL_PARAMETERS = frozenset(
+    {
+        "messages",
+        "prompt",
+        "input",
+        "query",
+        "documents",
+        "stream",
+        "stream_options",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "user",
+    }
+)
+"""Rows each call supplies (its input, streaming, tools, output format, end user): an adapter
+takes them per call (or in ``model_kwargs``/``additional_kwargs``), not as typed fields."""
+
+
+def field_parameters(*endpoints: Endpoint) -> tuple[str, ...]:
+    """The parameters of ``endpoints`` an adapter class holds as typed fields, in table order.
+
+    Every row but the :data:`CALL_PARAMETERS` and the aliases (``max_completion_tokens`` is
+    the field ``max_tokens`` under another name).
+    """
+    names: dict[str, None] = {}
+    for endpoint in endpoints:
+        for name, spec in _TABLE[endpoint].items():
+            if name not in CALL_PARAMETERS and spec.alias_of is None:
+                names[name] = None
+    return tuple(names)
+
+
+@functools.cache
+def bound_fields(model_cls: type, *endpoints: Endpoint) -> tuple[str, ...]:
+    """The fields of ``model_cls`` that are request parameters of ``endpoints``.
+
+    ``model_cls`` is a pydantic model class (its ``model_fields`` name the fields); the one
+    binding of adapter fields to this table, by name, for both adapters.
+    """
+    allowed = frozenset(field_parameters(*endpoints))
+    fields: Mapping[str, Any] = getattr(model_cls, "model_fields", {})
+    return tuple(name for name in fields if name in allowed)
 
 
 @dataclass(frozen=True)
