@@ -88,7 +88,7 @@ def test() -> None:
 
 def bench() -> None:
     # The anchors (langchain-openai, llama-index-llms-openai-like) live only in this venv.
-    python = ensure_env(BENCH_VENV, ["-e", ".[all]", "-r", "bench/requirements.txt"])
+    python = ensure_env(BENCH_VENV, ["-e", ".[all,ray]", "-r", "bench/requirements.txt"])
     run([str(python), "bench/run.py", *sys.argv[2:]])
 
 

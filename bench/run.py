@@ -29,6 +29,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import scale  # noqa: E402  (bench/ is not a package)
+
 WORKER = HERE / "worker.py"
 API_KEY = "bench-key"
 
@@ -595,6 +599,8 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{fmt(c.get('ratio'), 2):>8}{fmt(c.get('peak_ratio'), 2):>12}   "
                 f"{c['max_open']}/{c['streams']}{extra}  {mark(c)}"
             )
+    if result.get("scale"):
+        scale.print_scale(result["scale"])
     if result["notes"]:
         print("\nnotes:")
         for note in result["notes"]:
@@ -638,7 +644,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--skip",
         default="",
-        help="comma-separated phases to skip: timed, imports, rss",
+        help="comma-separated phases to skip: timed, imports, rss, scale",
     )
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per worker command")
     return p.parse_args(argv)
@@ -668,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     with (log_dir / "server.log").open("w") as server_log:
         server = Server(server_log)
         print(f"offline server: {server.base_url} (pid {server.proc.pid})", flush=True)
-        result: dict[str, Any] = {"metrics": {}, "imports": None, "rss": None}
+        result: dict[str, Any] = {"metrics": {}, "imports": None, "rss": None, "scale": None}
         workers: dict[str, WorkerProc] = {}
         try:
             if "timed" not in skip:
@@ -687,6 +693,9 @@ def main(argv: list[str] | None = None) -> int:
             if "rss" not in skip:
                 print(f"peak RSS, {sizes.rss_streams} concurrent streams ...", flush=True)
                 result["rss"] = run_rss(wanted, server.base_url, sizes, log_dir, args.timeout)
+            if "scale" not in skip:
+                print("scale-out (fan-out, abatch vs semaphore, Ray Data) ...", flush=True)
+                result["scale"] = scale.run_scale(args.quick, min(sizes.reps, 3), args.timeout)
         finally:
             for w in workers.values():
                 w.close()

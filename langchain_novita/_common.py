@@ -15,7 +15,7 @@ from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, mod
 from typing_extensions import Self
 
 from langchain_novita._messages import MODEL_PROVIDER
-from novita_core.connection import Connection, connect
+from novita_core.connection import Connection, connect, picklable_state
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
@@ -34,6 +34,7 @@ from novita_core.settings import (
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
     RetryPolicy,
+    sharing_memo,
 )
 
 if TYPE_CHECKING:
@@ -220,6 +221,21 @@ class NovitaConnection(BaseModel):
     def _client(self) -> NovitaClient:
         """The core client for the current connection fields."""
         return self._current_connection().client
+
+    # Pickles (Ray, spawn pools, joblib) carry the fields, never the resolved connection or a
+    # pool: the connection is resolved again on first use in the process that uses it. Deep
+    # copies carry the core client's settings only (NovitaClient builds its pool lazily).
+
+    def __getstate__(self) -> dict[Any, Any]:
+        return picklable_state(
+            type(self).__name__,
+            super().__getstate__,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        return super().__deepcopy__(sharing_memo(memo, self.http_client, self.http_async_client))
 
 
 class NovitaGeneration(NovitaConnection):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +12,7 @@ from typing_extensions import Self
 
 from langchain_novita._common import JsonDict, NovitaConnection, check_init_kwargs
 from novita_core.catalog import DEFAULT_EMBEDDING_MODEL
+from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
 from novita_core.params import EMBEDDINGS, Request, build_request, validate_params
 
 DEFAULT_CHUNK_SIZE = 256
@@ -41,6 +41,7 @@ class NovitaEmbeddings(NovitaConnection, Embeddings):
             (1024 dimensions).
         dimensions: Output vector length, for models that support shortening.
         chunk_size: Texts sent per request; larger inputs are split, order is preserved.
+        max_concurrency: Most requests ``aembed_documents`` keeps in flight (default 4).
         api_key (alias ``novita_api_key``): Defaults to ``$NOVITA_API_KEY``.
         base_url (alias ``novita_api_base``): Defaults to the core's env resolution.
         timeout, max_retries, default_headers: Connection options.
@@ -66,6 +67,9 @@ class NovitaEmbeddings(NovitaConnection, Embeddings):
     """Output vector length (only for models that support it)."""
     chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, gt=0)
     """Texts per request."""
+    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, gt=0)
+    """Most requests one ``aembed_documents`` call keeps in flight (sync calls send one at a
+    time). Novita's rate limits are per account: keep it small when many workers share a key."""
     extra_body: dict[str, Any] | None = None
     """Fields merged into the JSON body as given."""
 
@@ -124,7 +128,7 @@ class NovitaEmbeddings(NovitaConnection, Embeddings):
         return self.embed_documents([text])[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Async :meth:`embed_documents`; batches are sent concurrently, order is preserved.
+        """Async :meth:`embed_documents`: up to ``max_concurrency`` batches at once, in order.
 
         Args:
             texts: The texts.
@@ -133,7 +137,9 @@ class NovitaEmbeddings(NovitaConnection, Embeddings):
             One vector per text.
         """
         requests = self._requests(texts)
-        responses = await asyncio.gather(*(self._client.acreate(r) for r, _ in requests))
+        responses = await bounded_gather(
+            self._client.acreate, [r for r, _ in requests], limit=self.max_concurrency
+        )
         vectors: list[list[float]] = []
         for response, (_, count) in zip(responses, requests, strict=True):
             vectors.extend(_vectors(response, count))

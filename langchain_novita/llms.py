@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLLM
+from langchain_core.language_models.base import LanguageModelInput
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import get_config_list
 from pydantic import AliasChoices, ConfigDict, Field
 
 from langchain_novita._batch import NovitaBatchAPI
@@ -18,6 +21,7 @@ from langchain_novita._common import (
     retry_callback,
 )
 from novita_core.catalog import DEFAULT_CHAT_MODEL
+from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
 from novita_core.params import (
     COMPLETIONS,
     Endpoint,
@@ -26,6 +30,12 @@ from novita_core.params import (
 from novita_core.streaming import StreamDelta
 
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+_batch_max_concurrency: ContextVar[int | None] = ContextVar(
+    "novita_batch_max_concurrency", default=None
+)
+"""``abatch``'s ``config["max_concurrency"]``: LangChain hands each group of that many prompts
+to one ``agenerate`` call, which then sends them all at once, as it does for other LLMs."""
 
 
 def _add_usage(total: JsonDict, usage: Mapping[str, Any] | None) -> None:
@@ -74,10 +84,11 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
         api_key, base_url, timeout, max_retries, default_headers: As for ``ChatNovita``.
         model_kwargs: Other completions parameters (``echo``, ``suffix``, ``best_of`` ...).
 
-    Several prompts in one ``generate`` call are sent as one request each (concurrently in
-    async code); the summed token usage is in ``llm_output["token_usage"]``. With
-    ``use_batch_api=True``, ``batch``/``abatch`` send all prompts as one Novita Batch API job
-    (see ``batch_api_submit`` / ``batch_api_retrieve`` to submit now and collect later).
+    Several prompts in one ``generate`` call are sent as one request each (in async code up to
+    ``max_concurrency`` at once, or ``abatch``'s ``config={"max_concurrency": n}``); the summed
+    token usage is in ``llm_output["token_usage"]``. With ``use_batch_api=True``,
+    ``batch``/``abatch`` send all prompts as one Novita Batch API job (see
+    ``batch_api_submit`` / ``batch_api_retrieve`` to submit now and collect later).
 
     Example:
         .. code-block:: python
@@ -106,6 +117,10 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
     """Generate this many completions server-side and return the best ``n`` (not streamable)."""
     suffix: str | None = None
     """Text that comes after the completion."""
+    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, gt=0)
+    """Most requests one async ``generate`` of several prompts keeps in flight (sync calls send
+    one at a time). Novita's rate limits are per account: keep it small when many workers
+    share a key."""
 
     @property
     def _llm_type(self) -> str:
@@ -180,11 +195,37 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
             streamed = [await self._astreamed(p, stop, run_manager, **kwargs) for p in prompts]
             return LLMResult(generations=[[generation] for generation in streamed])
         requests = [self._build_request(p, stop, stream=False, **kwargs) for p in prompts]
+        limit = _batch_max_concurrency.get() or self.max_concurrency
         on_retry = retry_callback(run_manager)
-        responses = await asyncio.gather(
-            *(self._client.acreate(r, on_retry=on_retry) for r in requests)
-        )
-        return self._result(list(responses))
+
+        async def create(request: Request) -> JsonDict:
+            return await self._client.acreate(request, on_retry=on_retry)
+
+        return self._result(await bounded_gather(create, requests, limit=limit))
+
+    async def abatch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[str]:
+        """LangChain's ``abatch``; ``config={"max_concurrency": n}`` keeps its meaning.
+
+        Without it, ``max_concurrency`` (the field) bounds the requests in flight.
+        """
+        configs = get_config_list(config, len(inputs)) if inputs else []
+        limit = configs[0].get("max_concurrency") if configs else None
+        # LangChain calls abatch again for each group, without the bound: keep the outer one.
+        token = _batch_max_concurrency.set(limit) if limit else None
+        try:
+            return await super().abatch(
+                inputs, config, return_exceptions=return_exceptions, **kwargs
+            )
+        finally:
+            if token is not None:
+                _batch_max_concurrency.reset(token)
 
     async def _astreamed(
         self,

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, ConfigDict, Field, model_validator
 from typing_extensions import Self
 
 from langchain_novita._common import JsonDict, NovitaConnection, accepted_init_names
+from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY
 from novita_core.params import RERANK, InvalidParameterError, validate_params
 from novita_core.rerank import DEFAULT_RERANK_MODEL, max_documents_for
 
@@ -50,6 +51,7 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
         top_n: Documents kept by ``compress_documents`` and returned by ``rerank``.
         max_documents_per_request: Documents per ``/rerank`` request (None: the model's known
             limit, else all in one request).
+        max_concurrency: Most requests ``arerank`` keeps in flight for a split input (4).
         extra_body: Fields merged into each JSON body as given.
 
     Example:
@@ -76,6 +78,9 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
     """Documents kept, best first; None keeps all."""
     max_documents_per_request: int | None = None
     """Documents per request (None: the model's known limit, else one request)."""
+    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, gt=0)
+    """Most requests one ``arerank`` of a split input keeps in flight (sync calls send one at a
+    time). Novita's rate limits are per account: keep it small when many workers share a key."""
     extra_body: dict[str, Any] | None = None
     """Fields merged into the JSON body as given."""
 
@@ -140,7 +145,8 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
             ``[{"index": i, "relevance_score": s}, ...]``, best first.
         """
         args, options = self._call_args(documents, query, top_n)
-        return list((await self._client.arerank(*args, **options))["results"])
+        answer = await self._client.arerank(*args, **options, max_concurrency=self.max_concurrency)
+        return list(answer["results"])
 
     @staticmethod
     def _ranked(documents: Sequence[Document], results: Sequence[JsonDict]) -> list[Document]:

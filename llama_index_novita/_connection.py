@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
+from typing_extensions import Self
 
-from novita_core.connection import Connection, connect
+from novita_core.connection import Connection, connect, picklable_state
 from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
     NovitaSettings,
     RetryPolicy,
+    sharing_memo,
 )
 
 if TYPE_CHECKING:
@@ -95,6 +97,21 @@ class NovitaConnection(BaseModel):
     def _novita(self) -> NovitaClient:
         """The core client for the current field values (built on first use)."""
         return self._current_connection().client
+
+    # Pickles (Ray, spawn pools, ``IngestionPipeline(num_workers=...)``) carry the fields, never
+    # the resolved connection or a pool: both are rebuilt lazily where used. Deep copies carry
+    # the core client's settings only (NovitaClient builds its pool lazily).
+
+    def __getstate__(self) -> dict[Any, Any]:
+        return picklable_state(
+            type(self).__name__,
+            super().__getstate__,
+            http_client=self.http_client,
+            async_http_client=self.async_http_client,
+        )
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        return super().__deepcopy__(sharing_memo(memo, self.http_client, self.async_http_client))
 
     @property
     def base_url(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.bridge.pydantic import ConfigDict, Field, SecretStr
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
 
 from llama_index_novita._connection import NovitaConnection
@@ -17,6 +17,7 @@ from novita_core import (
     build_request,
     validate_params,
 )
+from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, LoopLimiter
 from novita_core.params import check_raw_values
 
 __all__ = ["NovitaEmbedding"]
@@ -34,6 +35,9 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
         api_base: Base URL; defaults to ``$NOVITA_BASE_URL``, then ``$NOVITA_API_BASE``, then
             Novita's OpenAI-compatible endpoint.
         embed_batch_size: Texts per request (1-2048).
+        max_concurrency: Most requests this object keeps in flight on one event loop (default
+            4), however many batches ``aget_text_embedding_batch`` schedules (its
+            ``num_workers`` only limits the scheduling).
         dimensions: Output vector length, for models that support shortening.
         additional_kwargs: More ``/embeddings`` parameters, validated by the core.
         extra_body: Fields sent as given in the JSON body of every request (server fields the
@@ -65,6 +69,13 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
     extra_body: dict[str, Any] | None = Field(
         default=None, description="Fields sent as given in every request's JSON body."
     )
+    max_concurrency: int = Field(
+        default=DEFAULT_MAX_CONCURRENCY,
+        description="Most requests in flight at once per event loop (async calls).",
+        gt=0,
+    )
+
+    _limiter: LoopLimiter | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -126,5 +137,11 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        data = await self._novita.acreate(self._request(list(texts)), on_retry=dispatch_retry)
+        # BaseEmbedding gathers all batches at once (num_workers only caps the scheduling), so
+        # the bound is kept here, around each request.
+        limiter = self._limiter
+        if limiter is None or limiter.limit != self.max_concurrency:
+            limiter = self._limiter = LoopLimiter(self.max_concurrency)
+        async with limiter.slot():
+            data = await self._novita.acreate(self._request(list(texts)), on_retry=dispatch_retry)
         return self._vectors(data, len(texts))

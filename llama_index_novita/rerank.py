@@ -14,6 +14,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from llama_index_novita._connection import NovitaConnection
+from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY
 from novita_core.params import RERANK, validate_params
 from novita_core.rerank import DEFAULT_RERANK_MODEL, max_documents_for
 
@@ -34,6 +35,7 @@ class NovitaRerank(NovitaConnection, BaseNodePostprocessor):
         top_n: Nodes kept (default 3; None keeps all).
         max_documents_per_request: Nodes per request; more are split and merged (None: the
             model's known limit, else one request).
+        max_concurrency: Most requests the async path keeps in flight for a split input (4).
         api_key: Novita API key; defaults to ``$NOVITA_API_KEY``.
         api_base: Base URL; defaults to ``$NOVITA_BASE_URL``, then ``$NOVITA_API_BASE``, then
             Novita's OpenAI-compatible endpoint.
@@ -59,6 +61,11 @@ class NovitaRerank(NovitaConnection, BaseNodePostprocessor):
     top_n: int | None = Field(default=3, description="Nodes kept, best first (None: all).")
     max_documents_per_request: int | None = Field(
         default=None, description="Nodes per request (None: the model's known limit)."
+    )
+    max_concurrency: int = Field(
+        default=DEFAULT_MAX_CONCURRENCY,
+        description="Most requests in flight for a split input (async calls).",
+        gt=0,
     )
 
     def __init__(
@@ -150,6 +157,8 @@ class NovitaRerank(NovitaConnection, BaseNodePostprocessor):
         with self._reranking(nodes, query_bundle) as ranked:
             if nodes and query_bundle is not None:
                 args, options = self._call_args(nodes, query_bundle)
-                answer = await self._novita.arerank(*args, **options)
+                answer = await self._novita.arerank(
+                    *args, **options, max_concurrency=self.max_concurrency
+                )
                 ranked.extend(self._ranked(nodes, answer))
         return ranked

@@ -5,14 +5,17 @@ All requests go through the official client's documented low-level call
 base URL, headers, timeouts and typed status errors, and skips building typed response objects
 that the adapters would only turn back into dicts. Clients are shared per connection identity
 (base URL, key, timeout, headers, user HTTP client): one pool, created on first use. Async
-clients are additionally kept per event loop, because a pool cannot outlive its loop.
+clients are additionally kept per event loop, because a pool cannot outlive its loop, and all
+pools are per process: a forked child drops the parent's and opens its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
+import os
 import threading
 import time
 import weakref
@@ -40,6 +43,7 @@ from novita_core._sdk_errors import (
     NovitaStreamError,
     NovitaStreamServerError,
 )
+from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
 from novita_core.errors import describe_error_body
 from novita_core.params import CHAT, COMPLETIONS, InvalidParameterError, Request
 from novita_core.reasoning import normalize_response
@@ -145,6 +149,26 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient
     weakref.WeakKeyDictionary()
 )
 _lock = threading.Lock()
+_fork_epoch = 0
+"""Bumped in a forked child; a client cached under an older epoch belongs to the parent."""
+_inherited: list[object] = []
+"""Pools a forked child inherited. Kept referenced, never used or closed: closing them (or
+letting the garbage collector do it) could send bytes, such as a TLS close_notify, on sockets
+the parent is still using."""
+
+
+def _forget_pools_after_fork() -> None:
+    """In a forked child: drop the parent's pools so that every client is built anew."""
+    global _fork_epoch, _lock
+    _fork_epoch += 1
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    _inherited.append((dict(_sync_clients), dict(_async_clients)))
+    _sync_clients.clear()
+    _async_clients.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only; spawned processes start empty anyway
+    os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 def shared_client(settings: NovitaSettings) -> openai.OpenAI:
@@ -171,7 +195,8 @@ def shared_async_client(settings: NovitaSettings) -> openai.AsyncOpenAI:
     loop = asyncio.get_running_loop()
     per_loop = _async_clients.get(loop)
     if per_loop is None:
-        per_loop = _async_clients[loop] = _LoopClients()
+        _close_pools_of_closed_loops()
+        per_loop = _async_clients[loop] = _LoopClients(loop)
     key = settings.pool_key
     client = per_loop.clients.get(key)
     if client is None:
@@ -186,7 +211,7 @@ class _LoopClients:
 
     __slots__ = ("_closer", "clients")
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.clients: dict[tuple[Any, ...], openai.AsyncOpenAI] = {}
         # An async generator parked at its ``yield`` is registered with the running loop, which
         # closes it in ``shutdown_asyncgens()``: its ``finally`` then closes our clients inside
@@ -194,6 +219,25 @@ class _LoopClients:
         self._closer = self._close_on_shutdown()
         with contextlib.suppress(StopIteration):
             self._closer.asend(None).send(None)
+        self._close_before(loop)
+
+    def _close_before(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Make ``loop.close()`` close our clients first when no ``shutdown_asyncgens()`` did.
+
+        ``loop.run_until_complete(...)`` then ``loop.close()`` never shuts async generators
+        down; once the loop is closed its connections can no longer be closed properly. Loops
+        whose ``close`` cannot be wrapped (uvloop) are handled by the sweeps below instead.
+        """
+        close_loop = loop.close
+
+        def close() -> None:
+            if self.clients and not loop.is_running() and not loop.is_closed():
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(self._closer.aclose())
+            close_loop()
+
+        with contextlib.suppress(AttributeError):
+            loop.close = close  # type: ignore[method-assign]
 
     async def _close_on_shutdown(self) -> AsyncGenerator[None, None]:
         try:
@@ -202,6 +246,42 @@ class _LoopClients:
             clients, self.clients = list(self.clients.values()), {}
             for client in clients:
                 await client.close()
+
+    def close_without_loop(self) -> None:
+        """Close the clients of a loop that was closed without ``shutdown_asyncgens()``.
+
+        Nothing can be awaited any more, and nothing needs to be: on a closed loop aiohttp
+        closes its connector without waiting, so each ``close()`` coroutine finishes on its
+        first step (one that would wait is abandoned; the process is ending or the loop gone).
+        """
+        clients, self.clients = list(self.clients.values()), {}
+        for client in clients:
+            step = client.close()
+            try:
+                step.send(None)
+            except Exception:  # StopIteration: closed; else a transport that needed its loop
+                continue
+            step.close()
+
+
+def _close_pools_of_closed_loops() -> None:
+    """Close what loops closed without ``shutdown_asyncgens()`` left open (and forget them)."""
+    for loop, per_loop in list(_async_clients.items()):
+        if loop.is_closed() and per_loop.clients:
+            per_loop.close_without_loop()
+
+
+@atexit.register
+def _close_pools_at_exit() -> None:
+    """At exit, close the async pools no loop shutdown closed, so none is reported unclosed."""
+    for loop, per_loop in list(_async_clients.items()):
+        if not per_loop.clients:
+            continue
+        if loop.is_closed():
+            per_loop.close_without_loop()
+        elif not loop.is_running():
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(per_loop._closer.aclose())
 
 
 def _options(request: Request) -> openai.RequestOptions:
@@ -435,20 +515,30 @@ class NovitaClient:
         >>> client.create(request)["choices"][0]["message"]["content"]  # doctest: +SKIP
     """
 
-    __slots__ = ("_sync", "settings")
+    __slots__ = ("_epoch", "_sync", "settings")
 
     def __init__(self, settings: NovitaSettings) -> None:
         self.settings = settings
         self._sync: openai.OpenAI | None = None
+        self._epoch = _fork_epoch
 
     def __repr__(self) -> str:
         return f"NovitaClient({self.settings!r})"
 
+    def __reduce__(self) -> tuple[type[NovitaClient], tuple[NovitaSettings]]:
+        # Pickles (and copies) carry the settings, the API key included, never a pool: the
+        # receiving process builds its own on first use.
+        return (NovitaClient, (self.settings,))
+
+    def __deepcopy__(self, memo: dict[int, object]) -> NovitaClient:
+        return NovitaClient(self.settings)  # settings are immutable (and may hold user clients)
+
     @property
     def openai_client(self) -> openai.OpenAI:
-        """The shared sync ``openai.OpenAI`` client (built lazily)."""
-        if self._sync is None:
+        """The shared sync ``openai.OpenAI`` client of this process (built lazily)."""
+        if self._sync is None or self._epoch != _fork_epoch:
             self._sync = shared_client(self.settings)
+            self._epoch = _fork_epoch
         return self._sync
 
     @property
@@ -621,8 +711,9 @@ class NovitaClient:
         top_n: int | None = None,
         max_documents: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ) -> dict[str, Any]:
-        """Async twin of :meth:`rerank`; the requests of a split input run concurrently."""
+        """Async twin of :meth:`rerank`; a split input keeps ``max_concurrency`` in flight."""
         plan = plan_rerank(
             model,
             query,
@@ -631,7 +722,11 @@ class NovitaClient:
             max_documents=max_documents,
             extra_body=extra_body,
         )
-        answers = await asyncio.gather(*(self.acreate(b.request, b.problem) for b in plan.batches))
+        answers = await bounded_gather(
+            lambda batch: self.acreate(batch.request, batch.problem),
+            plan.batches,
+            limit=max_concurrency,
+        )
         return plan.merge(answers)
 
     # -- streams -------------------------------------------------------------------------------

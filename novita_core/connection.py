@@ -8,11 +8,11 @@ previous :class:`Connection` while the fields are unchanged and a fresh one othe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from novita_core.settings import NovitaSettings
+from novita_core.settings import NovitaSettings, check_picklable
 
 if TYPE_CHECKING:
     from novita_core.client import NovitaClient
@@ -79,3 +79,23 @@ def _same(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
         if name.startswith("http") or type(value) is not type(before) or value != before:
             return False
     return True
+
+
+def picklable_state(
+    owner: str, get_state: Callable[[], dict[Any, Any]], **http_clients: Any
+) -> dict[Any, Any]:
+    """A model's pickle state (from pydantic's ``__getstate__``) without its resolved connection.
+
+    The receiving process resolves the connection again from the fields, and so builds its own
+    pool; the API key travels in the fields (a worker needs it). The clients are checked before
+    ``get_state`` runs: LlamaIndex's drops unpicklable fields from the live model.
+
+    Raises:
+        TypeError: a user-supplied HTTP client is set (see :func:`check_picklable`).
+    """
+    check_picklable(owner, **http_clients)
+    state = get_state()
+    private = state.get("__pydantic_private__")
+    if private:
+        state["__pydantic_private__"] = {**private, "_connection": None}
+    return state

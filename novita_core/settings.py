@@ -297,3 +297,35 @@ def _timeout_key(timeout: Any) -> Any:
     if timeout is None or isinstance(timeout, float):
         return timeout
     return tuple(sorted(timeout.as_dict().items()))
+
+
+def check_picklable(owner: str, **http_clients: Any) -> None:
+    """Refuse to pickle a model that holds a user-supplied HTTP client, with a clear reason.
+
+    A pickle of a model carries its settings, the API key included (a worker needs it), and no
+    connection pool: the receiving process builds its own. A user's HTTP client is a pool, and
+    one that cannot cross processes.
+
+    Raises:
+        TypeError: naming the field, for each client that is set.
+    """
+    for name, client in http_clients.items():
+        if client is not None:
+            raise TypeError(
+                f"cannot pickle {owner} with {name}=...: an HTTP client belongs to the process "
+                f"that made it. Build the model in the worker, or leave {name} unset (each "
+                "process then opens its own connections)."
+            )
+
+
+def sharing_memo(memo: dict[int, Any] | None, *http_clients: Any) -> dict[int, Any]:
+    """A ``copy.deepcopy`` memo under which the given user HTTP clients are shared, not copied.
+
+    A deep copy of a model is a second model on the same connections: copying a pool (its
+    locks, its sockets) is neither possible nor wanted.
+    """
+    memo = {} if memo is None else memo
+    for client in http_clients:
+        if client is not None:
+            memo[id(client)] = client
+    return memo
