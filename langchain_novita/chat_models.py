@@ -55,29 +55,11 @@ from novita_core.params import (
     Request,
     json_schema_format,
     validate_params,
+    wire_tool_choice,
 )
 from novita_core.streaming import StreamAssembler, StreamDelta
 
 ToolLike = JsonDict | type | Callable[..., Any] | BaseTool
-
-_TOOL_CHOICES: dict[Any, str] = {
-    "auto": "auto",
-    "none": "none",
-    "required": "required",
-    "any": "required",
-    True: "required",
-    False: "none",
-}
-"""LangChain ``tool_choice`` spellings -> the OpenAI values Novita accepts."""
-
-
-def _tool_choice(choice: Any) -> Any:
-    """Map a LangChain ``tool_choice`` to the wire: a keyword, a tool name, or a dict as given."""
-    if isinstance(choice, (str, bool)) and choice in _TOOL_CHOICES:
-        return _TOOL_CHOICES[choice]
-    if isinstance(choice, str):
-        return {"type": "function", "function": {"name": choice}}
-    return choice
 
 
 def _check_tool_choice_names(choice: Any, tools: Sequence[JsonDict]) -> None:
@@ -483,7 +465,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         require_tool_calling(self.model, self.base_url)
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         if tool_choice is not None:
-            kwargs["tool_choice"] = _tool_choice(tool_choice)
+            kwargs["tool_choice"] = wire_tool_choice(tool_choice)
             _check_tool_choice_names(kwargs["tool_choice"], formatted)
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls

@@ -20,6 +20,7 @@ from langchain_novita._common import (
     NovitaGeneration,
     retry_callback,
 )
+from novita_core.answers import USAGE_KEYS
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
 from novita_core.params import (
@@ -29,8 +30,6 @@ from novita_core.params import (
 )
 from novita_core.streaming import StreamDelta
 
-_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
-
 _batch_max_concurrency: ContextVar[int | None] = ContextVar(
     "novita_batch_max_concurrency", default=None
 )
@@ -39,7 +38,7 @@ to one ``agenerate`` call, which then sends them all at once, as it does for oth
 
 
 def _add_usage(total: JsonDict, usage: Mapping[str, Any] | None) -> None:
-    for key in _USAGE_KEYS:
+    for key in USAGE_KEYS:
         if usage and isinstance(usage.get(key), int):
             total[key] = total.get(key, 0) + usage[key]
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from novita_core.client import NovitaClient
 
 
-class NovitaConnection(BaseModel):
+class NovitaLlamaConnection(BaseModel):
     """Where and how to reach Novita; defaults and env fallbacks are the core's."""
 
     api_key: SecretStr | None = Field(
@@ -117,3 +117,7 @@ class NovitaConnection(BaseModel):
     def base_url(self) -> str:
         """The resolved base URL requests go to."""
         return self._resolved_settings().base_url
+
+
+NovitaConnection = NovitaLlamaConnection
+"""The former name (the LangChain adapter has a ``NovitaConnection`` of its own)."""

@@ -42,7 +42,7 @@ from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import AliasChoices
 
 from llama_index_novita._batch import NovitaBatchAPI
-from llama_index_novita._connection import NovitaConnection
+from llama_index_novita._connection import NovitaLlamaConnection
 from llama_index_novita.events import dispatch_retry
 from llama_index_novita.utils import (
     chat_message_from_openai,
@@ -76,6 +76,7 @@ from novita_core.params import (
     check_one_choice_stream,
     check_raw_values,
     json_schema_format,
+    wire_tool_choice,
 )
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ _STREAM_ONLY = frozenset({"stream_options"})
 dispatcher = get_dispatcher(__name__)
 
 
-class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
+class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
     """Novita AI chat and completion models for LlamaIndex, with tool calling.
 
     A drop-in replacement for ``llama_index.llms.novita.NovitaAI`` (same class name and
@@ -799,9 +800,8 @@ def _resolve_tool_choice(
 ) -> str | dict[str, Any]:
     if tool_choice is None:
         return "required" if tool_required else "auto"
-    if isinstance(tool_choice, str) and tool_choice not in ("auto", "none", "required"):
-        return {"type": "function", "function": {"name": tool_choice}}
-    return tool_choice
+    resolved: str | dict[str, Any] = wire_tool_choice(tool_choice)
+    return resolved
 
 
 def _keep_first_tool_call(message: ChatMessage) -> None:

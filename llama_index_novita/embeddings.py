@@ -8,7 +8,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
 
-from llama_index_novita._connection import NovitaConnection
+from llama_index_novita._connection import NovitaLlamaConnection
 from llama_index_novita.events import dispatch_retry
 from novita_core import (
     DEFAULT_EMBEDDING_MODEL,
@@ -17,13 +17,14 @@ from novita_core import (
     build_request,
     validate_params,
 )
+from novita_core.answers import embedding_vectors
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, LoopLimiter
 from novita_core.params import check_raw_values
 
 __all__ = ["NovitaEmbedding"]
 
 
-class NovitaEmbedding(NovitaConnection, BaseEmbedding):
+class NovitaEmbedding(NovitaLlamaConnection, BaseEmbedding):
     """Novita AI text embeddings for LlamaIndex (default model ``baai/bge-m3``, 1024 dims).
 
     Each batch of ``embed_batch_size`` texts is one ``/embeddings`` request; vectors come back
@@ -109,13 +110,6 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
         params = {**self._params(), "model": self.model_name, "input": texts}
         return build_request(EMBEDDINGS, params, extra_body=self.extra_body)
 
-    @staticmethod
-    def _vectors(data: dict[str, Any], expected: int) -> list[list[float]]:
-        items = sorted(data.get("data") or [], key=lambda item: item.get("index", 0))
-        if len(items) != expected:
-            raise ValueError(f"Novita returned {len(items)} embedding(s) for {expected} input(s).")
-        return [list(item["embedding"]) for item in items]
-
     def _get_query_embedding(self, query: str) -> list[float]:
         return self._get_text_embeddings([query])[0]
 
@@ -132,7 +126,7 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
         if not texts:
             return []
         data = self._novita.create(self._request(list(texts)), on_retry=dispatch_retry)
-        return self._vectors(data, len(texts))
+        return embedding_vectors(data, len(texts))
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -144,4 +138,4 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
             limiter = self._limiter = LoopLimiter(self.max_concurrency)
         async with limiter.slot():
             data = await self._novita.acreate(self._request(list(texts)), on_retry=dispatch_retry)
-        return self._vectors(data, len(texts))
+        return embedding_vectors(data, len(texts))

@@ -89,34 +89,26 @@ def _sdk_user_agent(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
     return f"{public.__name__}/Python {openai.__version__}"
 
 
-class _NovitaOpenAI(openai.OpenAI):
-    """``openai.OpenAI`` whose status errors carry Novita's reason, message and ``retry_after``."""
+class _NovitaErrors:
+    """Status errors that carry Novita's reason, message and ``retry_after``, for both clients."""
 
     user_agent = property(_sdk_user_agent)  # not this private class's name
 
     def _make_status_error(
         self, err_msg: str, *, body: object, response: Any
     ) -> openai.APIStatusError:
-        return _status_error(
-            super()._make_status_error(
-                describe_error_body(response.status_code, body), body=body, response=response
-            )
+        made: openai.APIStatusError = super()._make_status_error(  # type: ignore[misc]
+            describe_error_body(response.status_code, body), body=body, response=response
         )
+        return _status_error(made)
 
 
-class _NovitaAsyncOpenAI(openai.AsyncOpenAI):
-    """Async twin of :class:`_NovitaOpenAI`."""
+class _NovitaOpenAI(_NovitaErrors, openai.OpenAI):
+    """``openai.OpenAI`` with Novita's status errors."""
 
-    user_agent = property(_sdk_user_agent)
 
-    def _make_status_error(
-        self, err_msg: str, *, body: object, response: Any
-    ) -> openai.APIStatusError:
-        return _status_error(
-            super()._make_status_error(
-                describe_error_body(response.status_code, body), body=body, response=response
-            )
-        )
+class _NovitaAsyncOpenAI(_NovitaErrors, openai.AsyncOpenAI):
+    """``openai.AsyncOpenAI`` with Novita's status errors."""
 
 
 def _client_kwargs(settings: NovitaSettings, http_client: Any) -> dict[str, Any]:

@@ -284,6 +284,30 @@ class Request:
         return {**self.body, **self.extra_body}
 
 
+_TOOL_CHOICES: dict[Any, str] = {
+    "auto": "auto",
+    "none": "none",
+    "required": "required",
+    "any": "required",
+    True: "required",
+    False: "none",
+}
+"""Framework ``tool_choice`` spellings -> the OpenAI values Novita accepts."""
+
+
+def wire_tool_choice(choice: Any) -> Any:
+    """A framework's ``tool_choice`` as Novita takes it.
+
+    A keyword (``any``/``True`` mean ``required``, ``False`` means ``none``), a tool's name as
+    ``{"type": "function", ...}``, or a dict as given.
+    """
+    if isinstance(choice, (str, bool)) and choice in _TOOL_CHOICES:
+        return _TOOL_CHOICES[choice]
+    if isinstance(choice, str):
+        return {"type": "function", "function": {"name": choice}}
+    return choice
+
+
 def build_request(
     endpoint: Endpoint,
     params: Mapping[str, Any],

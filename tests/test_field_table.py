@@ -14,7 +14,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from langchain_novita import ChatNovita, Novita
 from langchain_novita._common import NovitaConnection as LangChainConnection
 from llama_index_novita import NovitaAI
-from llama_index_novita._connection import NovitaConnection as LlamaIndexConnection
+from llama_index_novita._connection import NovitaLlamaConnection
 from novita_core.params import CHAT, COMPLETIONS, Endpoint, bound_fields, field_parameters
 
 NOT_FIELDS: dict[type[Any], set[str]] = {
@@ -46,7 +46,7 @@ ADAPTER_OPTIONS = {
 CLASSES: list[tuple[type[Any], tuple[Endpoint, ...], type[Any], type[Any]]] = [
     (ChatNovita, (CHAT,), BaseChatModel, LangChainConnection),
     (Novita, (COMPLETIONS,), BaseLLM, LangChainConnection),
-    (NovitaAI, (CHAT, COMPLETIONS), FunctionCallingLLM, LlamaIndexConnection),
+    (NovitaAI, (CHAT, COMPLETIONS), FunctionCallingLLM, NovitaLlamaConnection),
 ]
 
 
