@@ -15,7 +15,7 @@ from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, mod
 from typing_extensions import Self
 
 from langchain_novita._messages import MODEL_PROVIDER
-from novita_core.connection import Connection, connect, picklable_state
+from novita_core.connection import Connection, connect_model, picklable_state
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
@@ -201,20 +201,7 @@ class NovitaConnection(BaseModel):
     def _current_connection(self) -> Connection:
         # Resolved again whenever a connection field changed since the last call: pydantic's
         # ``model_copy(update=...)`` and attribute assignment skip the validators.
-        self._connection = connect(
-            self._connection,
-            api_key=secret_value(self.api_key),
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            default_headers=self.default_headers,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-            async_transport=self.async_transport,
-            max_retry_wait=self.max_retry_wait,
-            retry_policy=self.retry_policy,
-            model_listing=self.model_listing,
-        )
+        self._connection = connect_model(self._connection, self)
         return self._connection
 
     @property

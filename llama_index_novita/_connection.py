@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
+from llama_index.core.callbacks import CallbackManager
 from typing_extensions import Self
 
-from novita_core.connection import Connection, connect, picklable_state
+from novita_core.connection import Connection, connect_model, picklable_state
 from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
@@ -19,6 +20,25 @@ from novita_core.settings import (
 
 if TYPE_CHECKING:
     from novita_core.client import NovitaClient
+
+
+_RENAMED = {"base_url": "api_base", "http_async_client": "async_http_client"}
+"""Connection fields LlamaIndex names otherwise than the core's settings."""
+
+
+def init_kwargs(
+    api_key: str | SecretStr | None, callback_manager: CallbackManager | None
+) -> dict[str, Any]:
+    """The key and callback manager as the LlamaIndex constructors hand them to pydantic.
+
+    The key is a secret whichever form it came in; the callback manager is never None.
+    """
+    if isinstance(api_key, SecretStr):
+        api_key = api_key.get_secret_value()
+    return {
+        "api_key": SecretStr(api_key) if api_key else None,
+        "callback_manager": callback_manager or CallbackManager([]),
+    }
 
 
 class NovitaLlamaConnection(BaseModel):
@@ -75,21 +95,8 @@ class NovitaLlamaConnection(BaseModel):
         Resolved again whenever a connection field changed since the last call: LlamaIndex
         models do not validate assignment, so ``llm.api_base = ...`` reaches only this.
         """
-        key = self.api_key
-        self._connection = connect(
-            self._connection,
-            api_key=key.get_secret_value() if isinstance(key, SecretStr) else key,
-            base_url=self.api_base,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            default_headers=self.default_headers,
-            http_client=self.http_client,
-            http_async_client=self.async_http_client,
-            async_transport=self.async_transport,
-            max_retry_wait=self.max_retry_wait,
-            retry_policy=self.retry_policy,
-            model_listing=self.model_listing,
-            base_url_argument="api_base",
+        self._connection = connect_model(
+            self._connection, self, _RENAMED, base_url_argument="api_base"
         )
         return self._connection
 

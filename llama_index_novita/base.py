@@ -42,7 +42,7 @@ from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import AliasChoices
 
 from llama_index_novita._batch import NovitaBatchAPI
-from llama_index_novita._connection import NovitaLlamaConnection
+from llama_index_novita._connection import NovitaLlamaConnection, init_kwargs
 from llama_index_novita.events import dispatch_retry
 from llama_index_novita.utils import (
     chat_message_from_openai,
@@ -224,15 +224,10 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
-        if isinstance(api_key, SecretStr):
-            api_key = api_key.get_secret_value()
         # Before pydantic turns temperature=True into 1.0; fields are named as on the chat table.
         check_raw_values(CHAT, kwargs)
         super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
-            model=model,
-            api_key=SecretStr(api_key) if api_key else None,
-            callback_manager=callback_manager or CallbackManager([]),
-            **kwargs,
+            model=model, **init_kwargs(api_key, callback_manager), **kwargs
         )
         # Fail at construction, before any request: bad params, no key.
         endpoint = CHAT if self.is_chat_model else COMPLETIONS

@@ -8,7 +8,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
 
-from llama_index_novita._connection import NovitaLlamaConnection
+from llama_index_novita._connection import NovitaLlamaConnection, init_kwargs
 from llama_index_novita.events import dispatch_retry
 from novita_core import (
     DEFAULT_EMBEDDING_MODEL,
@@ -86,14 +86,9 @@ class NovitaEmbedding(NovitaLlamaConnection, BaseEmbedding):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
-        if isinstance(api_key, SecretStr):
-            api_key = api_key.get_secret_value()
         check_raw_values(EMBEDDINGS, kwargs)  # before pydantic turns dimensions=True into 1
         super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
-            model_name=model_name,
-            api_key=SecretStr(api_key) if api_key else None,
-            callback_manager=callback_manager or CallbackManager([]),
-            **kwargs,
+            model_name=model_name, **init_kwargs(api_key, callback_manager), **kwargs
         )
         validate_params(EMBEDDINGS, self._params())
         self._resolved_settings()

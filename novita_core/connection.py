@@ -68,6 +68,44 @@ def connect(previous: Connection | None, **fields: Any) -> Connection:
     return Connection(fields=kept, settings=NovitaSettings.resolve(**fields))
 
 
+SETTINGS_ARGUMENTS = (
+    "api_key",
+    "base_url",
+    "timeout",
+    "max_retries",
+    "default_headers",
+    "http_client",
+    "http_async_client",
+    "async_transport",
+    "max_retry_wait",
+    "retry_policy",
+    "model_listing",
+)
+"""The arguments of :meth:`NovitaSettings.resolve` an adapter model holds as fields."""
+
+
+def connect_model(
+    previous: Connection | None,
+    model: object,
+    renamed: Mapping[str, str] | None = None,
+    **fixed: Any,
+) -> Connection:
+    """:func:`connect` with each settings argument read from the field of ``model`` so named.
+
+    Args:
+        previous: The connection last returned for this model, if any.
+        model: The adapter model; a secret ``api_key`` (``get_secret_value()``) is unwrapped.
+        renamed: The fields named otherwise in the model's framework (argument -> field).
+        **fixed: Further arguments of :meth:`NovitaSettings.resolve` (``base_url_argument``).
+    """
+    names = renamed or {}
+    fields = {name: getattr(model, names.get(name, name)) for name in SETTINGS_ARGUMENTS}
+    key = fields["api_key"]
+    if key is not None and not isinstance(key, str):
+        fields["api_key"] = key.get_secret_value()
+    return connect(previous, **fields, **fixed)
+
+
 def _same(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     # User-given HTTP clients are compared by identity: equal-looking clients are other pools.
     if old.keys() != new.keys():
