@@ -41,6 +41,7 @@ ADAPTER_OPTIONS = {
     "use_batch_api",
     "batch_api_poll_interval",
     "batch_api_timeout",
+    "max_concurrency",
 }
 
 CLASSES: list[tuple[type[Any], tuple[Endpoint, ...], type[Any], type[Any]]] = [
