@@ -8,7 +8,12 @@ from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, Secr
 from llama_index.core.callbacks import CallbackManager
 from typing_extensions import Self
 
-from novita_core.connection import Connection, connect_model, picklable_state
+from novita_core.connection import (
+    SETTINGS_ARGUMENTS,
+    Connection,
+    connect_model,
+    picklable_state,
+)
 from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
@@ -22,8 +27,11 @@ if TYPE_CHECKING:
     from novita_core.client import NovitaClient
 
 
-_RENAMED = {"base_url": "api_base", "http_async_client": "async_http_client"}
-"""Connection fields LlamaIndex names otherwise than the core's settings."""
+_FIELD_NAMES = tuple(
+    {"base_url": "api_base", "http_async_client": "async_http_client"}.get(name, name)
+    for name in SETTINGS_ARGUMENTS
+)
+"""The fields for the core's settings arguments (LlamaIndex names two of them otherwise)."""
 
 
 def init_kwargs(
@@ -96,7 +104,7 @@ class NovitaLlamaConnection(BaseModel):
         models do not validate assignment, so ``llm.api_base = ...`` reaches only this.
         """
         self._connection = connect_model(
-            self._connection, self, _RENAMED, base_url_argument="api_base"
+            self._connection, self, _FIELD_NAMES, base_url_argument="api_base"
         )
         return self._connection
 

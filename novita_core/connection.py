@@ -8,6 +8,8 @@ previous :class:`Connection` while the fields are unchanged and a fresh one othe
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -87,23 +89,28 @@ SETTINGS_ARGUMENTS = (
 def connect_model(
     previous: Connection | None,
     model: object,
-    renamed: Mapping[str, str] | None = None,
+    field_names: tuple[str, ...] = SETTINGS_ARGUMENTS,
     **fixed: Any,
 ) -> Connection:
-    """:func:`connect` with each settings argument read from the field of ``model`` so named.
+    """:func:`connect` with the settings arguments read from fields of ``model``.
 
     Args:
         previous: The connection last returned for this model, if any.
         model: The adapter model; a secret ``api_key`` (``get_secret_value()``) is unwrapped.
-        renamed: The fields named otherwise in the model's framework (argument -> field).
+        field_names: The model's fields for :data:`SETTINGS_ARGUMENTS`, in that order (a
+            framework may name some otherwise).
         **fixed: Further arguments of :meth:`NovitaSettings.resolve` (``base_url_argument``).
     """
-    names = renamed or {}
-    fields = {name: getattr(model, names.get(name, name)) for name in SETTINGS_ARGUMENTS}
+    fields = dict(zip(SETTINGS_ARGUMENTS, _reader(field_names)(model), strict=True))
     key = fields["api_key"]
     if key is not None and not isinstance(key, str):
         fields["api_key"] = key.get_secret_value()
     return connect(previous, **fields, **fixed)
+
+
+@functools.cache
+def _reader(field_names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    return operator.attrgetter(*field_names)
 
 
 def _same(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
