@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from novita_core.testing.replies import ApiError, ModelEntry
+from novita_core.testing.replies.common import check_ranges, require_object_with_model
 
 __all__ = ["RERANK_PATH", "build_rerank", "relevance"]
 
@@ -62,11 +63,7 @@ def build_rerank(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:
         ApiError: 400 for an invalid body or a model that does not rerank; 404 for an unknown
             model.
     """
-    if not isinstance(body, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise ApiError(400, "model is required and must be a non-empty string")
+    require_object_with_model(body)
     query = body.get("query")
     if not isinstance(query, str) or not query:
         raise ApiError(400, "query is required and must be a non-empty string")
@@ -75,9 +72,9 @@ def build_rerank(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:
         raise ApiError(400, "documents must be a list of strings")
     if not documents:
         raise ApiError(400, "documents must not be empty")
+    check_ranges(body, "rerank")
     top_n = body.get("top_n")
-    if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
-        raise ApiError(400, f"top_n must be an integer >= 1, got {top_n!r}")
+    model = body["model"]
     entry = models.get(model)
     if entry is None:
         raise ApiError(404, f"model not found: {model}")

@@ -13,6 +13,14 @@ from typing import Any
 
 import pytest
 
+from novita_core.params import (
+    ENDPOINT_PATHS,
+    PARAMETERS,
+    Endpoint,
+    InvalidParameterError,
+    ParamSpec,
+    check_raw_values,
+)
 from novita_core.testing import Fault, OfflineNovitaServer
 from novita_core.testing.replies import fill_schema
 
@@ -380,6 +388,37 @@ def test_invalid_params_400(
     body = reply.json()
     assert body["reason"] == "INVALID_REQUEST_BODY"
     assert needle in body["message"]
+
+
+def _out_of_range(spec: ParamSpec) -> float:
+    if spec.low is not None:
+        return spec.low if spec.low_open else spec.low - 1
+    assert spec.high is not None
+    return spec.high if spec.high_open else spec.high + 1
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "spec"),
+    [
+        (endpoint, spec)
+        for spec in PARAMETERS
+        for endpoint in sorted(spec.endpoints & {"chat", "completions"})
+        if (spec.low is not None or spec.high is not None) and spec.types != (dict,)
+    ],
+    ids=lambda value: value if isinstance(value, str) else value.name,
+)
+def test_every_range_of_the_core_table_is_enforced(
+    novita_server: OfflineNovitaServer, endpoint: Endpoint, spec: ParamSpec
+) -> None:
+    value = _out_of_range(spec)
+    value = int(value) if spec.types == (int,) else value
+    base = {"model": MODEL, **({"prompt": "hi"} if endpoint == "completions" else {})}
+    body = {**base, "messages": [{"role": "user", "content": "hi"}]} if endpoint == "chat" else base
+    reply = request(novita_server, ENDPOINT_PATHS[endpoint], {**body, spec.name: value})
+    assert reply.status == 400
+    with pytest.raises(InvalidParameterError) as expected:
+        check_raw_values(endpoint, {spec.name: value})
+    assert reply.json()["message"] == str(expected.value)
 
 
 def test_malformed_bodies_400(novita_server: OfflineNovitaServer) -> None:

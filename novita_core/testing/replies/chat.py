@@ -1,0 +1,315 @@
+"""``POST /chat/completions``: Novita's checks and a deterministic reply.
+
+The "model" is a handful of documented rules, so tests can predict it:
+
+* Text replies echo the last user message (``"Echo: <text>"``), capped at 100 words;
+  ``[[words:N]]`` anywhere in the messages makes the reply exactly ``N`` tokens.
+* With tools, the reply calls the tool the prompt points at (its name, the parts of its name, the
+  words of its description). When the prompt names two or more tools and
+  ``parallel_tool_calls`` is not false, it calls each of them, filling each call's arguments
+  from the text between its name and the next tool's name.
+* After tool results, the reply reports them (``"The tool returned: ..."``), or, with a
+  ``response_format``, answers the JSON it asks for, filled from the results and the prompt.
+* ``response_format`` ``json_schema`` gets a value of the schema; ``json_object`` the keys the
+  prompt quotes (numbers for the keys that look numeric), else ``{"answer": ...}``.
+* Reasoning models think first (``reasoning_content``, or ``<think>`` inline for some).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from novita_core.testing.replies.chat_plan import ChatPlan, ToolCall
+from novita_core.testing.replies.common import (
+    IMAGE_TOKENS,
+    WORDS_DIRECTIVE,
+    ApiError,
+    apply_limits,
+    check_ranges,
+    content_text,
+    dumps,
+    echo_text,
+    exact_words,
+    hash_hex,
+    require_model,
+    require_object_with_model,
+    stop_list,
+    wants_usage,
+    word_count,
+    words_directive,
+)
+from novita_core.testing.replies.models import ModelEntry
+from novita_core.testing.replies.schema import fill_schema, json_object
+
+__all__ = ["build_chat"]
+
+_STOPWORDS = frozenset(
+    re.findall(
+        r"\S+",
+        "the a an and or of to in on for with is are was be this that what which use using "
+        "tool tools value please call function from by at as it its into me my you your",
+    )
+)
+_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+_TOOL_CHOICES = (None, "auto", "none", "required", "any")
+_FORMATS = ("text", "json_object", "json_schema")
+
+
+def build_chat(
+    body: Any, models: dict[str, ModelEntry], prompt_cache: set[str] | None = None
+) -> ChatPlan:
+    """Validate a ``/chat/completions`` body and plan the deterministic reply.
+
+    Args:
+        body: Parsed JSON body.
+        models: Known models by id.
+        prompt_cache: Prompt-prefix keys seen before; repeated prefixes are reported as
+            ``usage.prompt_tokens_details.cached_tokens``. Updated in place.
+
+    Raises:
+        ApiError: For invalid bodies (400) and unknown models (404).
+    """
+    require_object_with_model(body)
+    messages = _parse_messages(body)
+    entry = require_model(body, models, "chat")
+    check_ranges(body, "chat")
+    tools = _validate_tools(body)
+    forced = _forced_tool(body.get("tool_choice"), tools)
+    fmt = body.get("response_format")
+    if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in _FORMATS):
+        raise ApiError(400, "response_format.type must be text, json_object or json_schema")
+
+    counts = [_message_tokens(message) for message in messages]
+    user_text, user_images = content_text(_last_user(messages).get("content"))
+    digest = hash_hex(body)
+    calls = _tool_calls(body, messages, tools, forced, user_text, digest)
+    content: str | None = None
+    finish = "tool_calls"
+    if not calls:
+        text = _reply_text(body, messages, user_text, user_images)
+        content, finish = apply_limits(text, stop_list(body), body.get("max_tokens"))
+    reasoning = None
+    if _is_reasoning(entry, body):
+        reasoning = f"Thinking about: {' '.join(user_text.split()[:8])}".strip()
+        if entry.inline_think and content is not None:
+            content, reasoning = f"<think>\n{reasoning}\n</think>\n\n{content}", None
+    return ChatPlan(
+        id=f"chatcmpl-{digest}",
+        model=entry.id,
+        created=int(time.time()),
+        n=body.get("n") or 1,
+        content=content,
+        reasoning=reasoning,
+        finish_reason=finish,
+        tool_calls=calls,
+        logprobs=bool(body.get("logprobs")),
+        top_logprobs=int(body.get("top_logprobs") or 0),
+        prompt_tokens=sum(counts),
+        include_usage=wants_usage(body),
+        reasoning_details=reasoning is not None and "minimax" in entry.id.lower(),
+        cached_tokens=_cached_prefix_tokens(messages, counts, prompt_cache),
+    )
+
+
+def _message_tokens(message: dict[str, Any]) -> int:
+    text, images = content_text(message.get("content"))
+    return word_count(text) + IMAGE_TOKENS * images
+
+
+def _last_user(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return next((m for m in reversed(messages) if m["role"] == "user"), messages[-1])
+
+
+def _forced_tool(tool_choice: Any, tools: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The tool ``tool_choice`` names, if it names one."""
+    if not isinstance(tool_choice, dict):
+        if tool_choice not in _TOOL_CHOICES:
+            raise ApiError(400, f"tool_choice is invalid: {json.dumps(tool_choice)}")
+        return None
+    name = tool_choice.get("function", {}).get("name")
+    if not isinstance(name, str):
+        raise ApiError(400, "tool_choice.function.name is required")
+    tool = next((t for t in tools if t["function"]["name"] == name), None)
+    if tool is None:
+        raise ApiError(400, f"tool_choice names an unknown tool: {name}")
+    return tool
+
+
+def _tool_calls(
+    body: dict[str, Any],
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    forced: dict[str, Any] | None,
+    user_text: str,
+    digest: str,
+) -> list[ToolCall]:
+    """The calls of the reply: none after tool results, several when the prompt names several."""
+    if not tools or body.get("tool_choice") == "none" or messages[-1]["role"] == "tool":
+        return []
+    chosen = [(forced, user_text)] if forced is not None else []
+    if not chosen and body.get("parallel_tool_calls") is not False:
+        chosen = _named_tools(tools, user_text)
+    if len(chosen) < 2 and forced is None:
+        chosen = [(_pick_tool(tools, user_text), user_text)]
+    return [_call(tool, text, digest) for tool, text in chosen]
+
+
+def _named_tools(tools: list[dict[str, Any]], text: str) -> list[tuple[dict[str, Any], str]]:
+    """The tools the text names, in order, each with the text from its name to the next one."""
+    found = []
+    for tool in tools:
+        name = tool["function"]["name"]
+        match = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE)
+        if match is not None:
+            found.append((match.start(), tool))
+    found.sort(key=lambda item: item[0])
+    if not found:
+        return []
+    ends = [start for start, _ in found[1:]] + [len(text)]
+    return [(tool, text[start:end]) for (start, tool), end in zip(found, ends, strict=True)]
+
+
+def _call(tool: dict[str, Any], text: str, digest: str) -> ToolCall:
+    fn = tool["function"]
+    arguments = fill_schema(fn.get("parameters") or {"type": "object", "properties": {}}, text)
+    return ToolCall(
+        id=f"call_{hash_hex(digest, fn['name'])}",
+        name=fn["name"],
+        arguments=json.dumps(arguments if isinstance(arguments, dict) else {}, ensure_ascii=False),
+    )
+
+
+def _reply_text(
+    body: dict[str, Any], messages: list[dict[str, Any]], user_text: str, user_images: int
+) -> str:
+    fmt = body.get("response_format") or {}
+    formatted = _FORMATTED.get(fmt.get("type"))
+    values_text = user_text
+    if messages[-1]["role"] == "tool":
+        results = _tool_results(messages)
+        if formatted is None:
+            return "The tool returned: " + "; ".join(results)
+        values_text = " ".join([*results, user_text])
+    if formatted is not None:
+        return json.dumps(formatted(fmt, user_text, values_text, messages), ensure_ascii=False)
+    directive = words_directive([content_text(m.get("content"))[0] for m in messages])
+    if directive is not None:
+        return exact_words(WORDS_DIRECTIVE.sub(" ", user_text), directive)
+    return echo_text(user_text, user_images)
+
+
+def _tool_results(messages: list[dict[str, Any]]) -> list[str]:
+    results: list[str] = []
+    for message in reversed(messages):
+        if message["role"] != "tool":
+            break
+        results.append(content_text(message.get("content"))[0])
+    return results[::-1]
+
+
+def _schema_answer(
+    fmt: dict[str, Any], user_text: str, values_text: str, messages: list[dict[str, Any]]
+) -> Any:
+    spec = fmt.get("json_schema") or {}
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    return fill_schema(schema or {"type": "object"}, values_text)
+
+
+def _json_mode_answer(
+    fmt: dict[str, Any], user_text: str, values_text: str, messages: list[dict[str, Any]]
+) -> Any:
+    return json_object(user_text, messages, values_text=values_text)
+
+
+_FORMATTED: dict[Any, Callable[[dict[str, Any], str, str, list[dict[str, Any]]], Any]] = {
+    "json_schema": _schema_answer,
+    "json_object": _json_mode_answer,
+}
+"""``response_format.type`` -> the JSON value of the answer."""
+
+
+def _tool_name_parts(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    return [p.lower() for p in re.split(r"[^A-Za-z0-9]+", spaced) if p]
+
+
+def _pick_tool(tools: list[dict[str, Any]], text: str) -> dict[str, Any]:
+    lowered = text.lower()
+    words = set(re.findall(r"\w+", lowered))
+    best = tools[0]
+    best_score = 0
+    for candidate in tools:
+        fn = candidate.get("function", {})
+        name = str(fn.get("name", ""))
+        score = 10 if name and name.lower() in lowered else 0
+        score += 3 * sum(1 for p in _tool_name_parts(name) if len(p) >= 3 and p in words)
+        description = str(fn.get("description", "")).lower()
+        score += sum(
+            1
+            for w in set(re.findall(r"\w+", description))
+            if len(w) >= 4 and w not in _STOPWORDS and w in words
+        )
+        if score > best_score:
+            best, best_score = candidate, score
+    return best
+
+
+def _parse_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "messages is required and must be a non-empty list")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise ApiError(400, f"messages[{i}] must be an object with a string role")
+        if message["role"] not in ("system", "developer", "user", "assistant", "tool", "function"):
+            raise ApiError(400, f"messages[{i}].role is invalid: {message['role']!r}")
+    return messages
+
+
+def _validate_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    tools = body.get("tools")
+    if tools is None:
+        return []
+    if not isinstance(tools, list):
+        raise ApiError(400, "tools must be a list")
+    for i, tool in enumerate(tools):
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise ApiError(400, f"tools[{i}] must be {{'type': 'function', 'function': {{name}}}}")
+    return tools
+
+
+def _is_reasoning(entry: ModelEntry, body: dict[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    switched_off = body.get("enable_thinking") is False or (
+        isinstance(thinking, dict) and thinking.get("type") == "disabled"
+    )
+    if switched_off or body.get("reasoning_effort") == "none":
+        return False
+    lowered = entry.id.lower()
+    markers = ("r1", "thinking", "gpt-oss", "qwen3-8b")
+    return entry.reasoning or any(m in lowered for m in markers)
+
+
+def _cached_prefix_tokens(
+    messages: list[dict[str, Any]], counts: list[int], cache: set[str] | None
+) -> int:
+    """Prompt tokens of the longest message prefix seen before (Novita's automatic prefix cache).
+
+    Every prefix of this prompt is remembered for later requests.
+    """
+    if cache is None:
+        return 0
+    running = hashlib.sha256()
+    keys: list[str] = []
+    for message in messages:
+        running.update(dumps(message))
+        keys.append(running.hexdigest())
+    cached = next((sum(counts[:k]) for k in range(len(keys), 0, -1) if keys[k - 1] in cache), 0)
+    cache.update(keys)
+    return cached

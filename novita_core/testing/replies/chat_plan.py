@@ -1,0 +1,253 @@
+"""A planned chat reply, rendered as one ``chat.completion`` or as its stream of chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from novita_core.testing.replies.common import (
+    SYSTEM_FINGERPRINT,
+    dumps,
+    logprob,
+    split_tokens,
+    word_count,
+)
+
+__all__ = ["ChatPlan", "ToolCall"]
+
+
+@dataclass
+class ToolCall:
+    """A generated tool call."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class ChatPlan:
+    """Everything needed to render one chat reply, streamed or not."""
+
+    id: str
+    model: str
+    created: int
+    n: int
+    content: str | None
+    reasoning: str | None
+    finish_reason: str
+    tool_calls: list[ToolCall]
+    logprobs: bool
+    top_logprobs: int
+    prompt_tokens: int
+    include_usage: bool
+    reasoning_details: bool = False
+    """Also send the reasoning as ``reasoning_details`` (MiniMax-style interleaved thinking)."""
+    cached_tokens: int = 0
+    """Prompt tokens served from the prefix cache."""
+
+    def tokens(self) -> list[str]:
+        """Content tokens (with leading whitespace)."""
+        return split_tokens(self.content or "")
+
+    def usage(self) -> dict[str, Any]:
+        """Usage for all choices."""
+        per_choice = len(self.tokens())
+        if self.tool_calls:
+            per_choice = sum(max(1, word_count(c.arguments)) for c in self.tool_calls)
+        reasoning_tokens = len(split_tokens(self.reasoning or ""))
+        completion = (per_choice + reasoning_tokens) * self.n
+        usage: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": self.prompt_tokens + completion,
+        }
+        if self.reasoning is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens * self.n}
+        if self.cached_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        return usage
+
+    def choice_logprobs(self) -> dict[str, Any] | None:
+        """The ``logprobs`` of each choice, when asked for."""
+        if not self.logprobs or self.content is None:
+            return None
+        return {
+            "content": [
+                chat_logprob_entry(t, i, self.top_logprobs) for i, t in enumerate(self.tokens())
+            ]
+        }
+
+    def response(self) -> dict[str, Any]:
+        """The non-stream ``chat.completion`` object."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.reasoning is not None:
+            message["reasoning_content"] = self.reasoning
+            if self.reasoning_details:
+                message["reasoning_details"] = [self._reasoning_item(self.reasoning, first=True)]
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in self.tool_calls
+            ]
+        logprobs = self.choice_logprobs()
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+            "choices": [
+                {
+                    "index": i,
+                    "message": dict(message),
+                    "finish_reason": self.finish_reason,
+                    "logprobs": logprobs,
+                }
+                for i in range(self.n)
+            ],
+            "usage": self.usage(),
+        }
+
+    def _envelope(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+        }
+
+    def _chunk(self, index: int, delta: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        choice: dict[str, Any] = {
+            "index": index,
+            "delta": delta,
+            "finish_reason": extra.get("finish_reason"),
+            "logprobs": extra.get("logprobs"),
+        }
+        chunk: dict[str, Any] = {**self._envelope(), "choices": [choice]}
+        if self.include_usage:
+            chunk["usage"] = None
+        return chunk
+
+    def chunks(self) -> Iterator[dict[str, Any]]:
+        """The ``chat.completion.chunk`` objects of the stream, without ``[DONE]``."""
+        tokens = self.tokens()
+        reasoning = split_tokens(self.reasoning or "")
+        for index in range(self.n):
+            if self.tool_calls:
+                yield from self._tool_chunks(index, reasoning)
+                continue
+            yield self._chunk(index, {"role": "assistant", "content": ""})
+            yield from self._reasoning_chunks(index, reasoning)
+            if not tokens:
+                yield self._chunk(index, {}, finish_reason=self.finish_reason)
+            for i, token in enumerate(tokens):
+                last = i == len(tokens) - 1
+                logprobs = (
+                    {"content": [chat_logprob_entry(token, i, self.top_logprobs)]}
+                    if self.logprobs
+                    else None
+                )
+                yield self._chunk(
+                    index,
+                    {"content": token},
+                    finish_reason=self.finish_reason if last else None,
+                    logprobs=logprobs,
+                )
+        if self.include_usage:
+            yield {**self._envelope(), "choices": [], "usage": self.usage()}
+
+    def encoded_chunks(self) -> Iterator[bytes]:
+        """The stream chunks as compact JSON bytes (same content as :meth:`chunks`).
+
+        Content deltas, the bulk of any long stream, are spliced into a pre-encoded template
+        instead of being serialised as whole objects: benchmarks share the GIL with this server,
+        so its per-token cost shows up in their numbers.
+        """
+        if self.logprobs or self.tool_calls or self.reasoning_details:
+            for chunk in self.chunks():
+                yield dumps(chunk)
+            return
+        head = dumps(self._envelope())[:-1] + b',"choices":[{"index":'
+        tail = b',"finish_reason":null,"logprobs":null}]'
+        tail += b',"usage":null}' if self.include_usage else b"}"
+        tokens = self.tokens()
+        reasoning = split_tokens(self.reasoning or "")
+        for index in range(self.n):
+            prefix = head + str(index).encode()
+            yield prefix + b',"delta":{"role":"assistant","content":""}' + tail
+            for piece in reasoning:
+                yield prefix + b',"delta":{"reasoning_content":' + dumps(piece) + b"}" + tail
+            for token in tokens[:-1]:
+                yield prefix + b',"delta":{"content":' + dumps(token) + b"}" + tail
+            last = {"content": tokens[-1]} if tokens else {}
+            yield dumps(self._chunk(index, last, finish_reason=self.finish_reason))
+        if self.include_usage:
+            yield dumps({**self._envelope(), "choices": [], "usage": self.usage()})
+
+    def _reasoning_item(self, text: str, *, first: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {"type": "reasoning.text", "text": text, "index": 0}
+        if first:
+            item.update({"id": f"rd-{self.id}", "format": "openai-responses-v1"})
+        return item
+
+    def _reasoning_chunks(self, index: int, reasoning: list[str]) -> Iterator[dict[str, Any]]:
+        for position, piece in enumerate(reasoning):
+            delta: dict[str, Any] = {"reasoning_content": piece}
+            if self.reasoning_details:
+                delta["reasoning_details"] = [self._reasoning_item(piece, first=position == 0)]
+            yield self._chunk(index, delta)
+
+    def _tool_chunks(self, index: int, reasoning: list[str]) -> Iterator[dict[str, Any]]:
+        yield self._chunk(index, {"role": "assistant", "content": None})
+        yield from self._reasoning_chunks(index, reasoning)
+        for position, call in enumerate(self.tool_calls):
+            yield self._chunk(
+                index,
+                {
+                    "tool_calls": [
+                        {
+                            "index": position,
+                            "id": call.id,
+                            "type": "function",
+                            "function": {"name": call.name, "arguments": ""},
+                        }
+                    ]
+                },
+            )
+            for fragment in _fragments(call.arguments):
+                # Novita sends ``"type": ""`` on every tool-call delta after the first.
+                piece = {"index": position, "type": "", "function": {"arguments": fragment}}
+                yield self._chunk(index, {"tool_calls": [piece]})
+        yield self._chunk(index, {}, finish_reason="tool_calls")
+
+
+def _fragments(arguments: str) -> list[str]:
+    """Split tool-call arguments into at least two pieces, as real streams do."""
+    size = max(1, -(-len(arguments) // 3))
+    pieces = [arguments[i : i + size] for i in range(0, len(arguments), size)]
+    if len(pieces) == 1 and len(arguments) >= 2:
+        pieces = [arguments[:1], arguments[1:]]
+    return pieces or [""]
+
+
+def chat_logprob_entry(token: str, position: int, top: int) -> dict[str, Any]:
+    lp = logprob(token, position)
+    alternatives = [{"token": token, "logprob": lp, "bytes": list(token.encode())}]
+    for k in range(1, top):
+        alt = f"{token.strip()}#{k}"
+        alternatives.append(
+            {"token": alt, "logprob": round(lp - 1.5 * k, 4), "bytes": list(alt.encode())}
+        )
+    return {
+        "token": token,
+        "logprob": lp,
+        "bytes": list(token.encode()),
+        "top_logprobs": alternatives[:top],
+    }

@@ -1,0 +1,284 @@
+"""What every endpoint's replies share: Novita's error shape, request checks, text helpers.
+
+Parameter ranges come from the core's table (:data:`novita_core.params.PARAMETERS`), so the
+offline server refuses exactly what the package refuses before sending; the server only adds
+the structural checks it needs to build a reply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, TypeGuard
+
+from novita_core.params import PARAMETERS, Endpoint, InvalidParameterError, check_raw_values
+from novita_core.testing.replies.models import ModelEntry
+
+MAX_ECHO_WORDS = 100
+IMAGE_TOKENS = 85
+DEFAULT_EMBEDDING_DIMENSIONS = 1024
+SYSTEM_FINGERPRINT = "fp_offline_novita"
+
+_REASONS = {
+    400: "INVALID_REQUEST_BODY",
+    401: "FAILED_TO_AUTH",
+    403: "ACCESS_DENY",
+    404: "MODEL_NOT_FOUND",
+    429: "RATE_LIMIT_EXCEEDED",
+    500: "MODEL_NOT_AVAILABLE",
+    502: "SERVICE_NOT_AVAILABLE",
+    503: "SERVICE_NOT_AVAILABLE",
+    504: "SERVICE_NOT_AVAILABLE",
+}
+
+WORDS_DIRECTIVE = re.compile(r"\[\[words:(\d+)\]\]")
+_TOKEN = re.compile(r"\s*\S+")
+# Curly quotes and CJK brackets are spelled as escapes to keep the source ASCII-unambiguous.
+QUOTED = re.compile(
+    r"(?<![\w])'([^'\n]+)'(?![\w])|\"([^\"\n]+)\"|`([^`\n]+)`"
+    r"|\u201c([^\u201d\n]+)\u201d|\u2018([^\u2019\n]+)\u2019|\u300c([^\u300d\n]+)\u300d"
+)
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_FILLER = re.findall(
+    r"\S+",
+    "the quick brown fox jumps over the lazy dog while offline models stream steady "
+    "deterministic tokens for every benchmark run",
+)
+
+
+def reason_for_status(status: int) -> str:
+    """Return Novita's ``reason`` token for an HTTP status.
+
+    Args:
+        status: HTTP status code.
+    """
+    return _REASONS.get(status, "UNKNOWN_ERROR")
+
+
+def error_body(status: int, message: str, reason: str | None = None) -> dict[str, Any]:
+    """Build Novita's flat error object.
+
+    Args:
+        status: HTTP status code, echoed as ``code``.
+        message: Human-readable detail.
+        reason: Reason token; derived from ``status`` when omitted.
+    """
+    return {
+        "code": status,
+        "reason": reason or reason_for_status(status),
+        "message": message,
+        "metadata": {},
+    }
+
+
+class ApiError(Exception):
+    """A request the offline server rejects with a Novita-shaped error.
+
+    Args:
+        status: HTTP status code.
+        message: Detail placed in the body's ``message``.
+        reason: Reason token; derived from ``status`` when omitted.
+    """
+
+    def __init__(self, status: int, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.reason = reason or reason_for_status(status)
+
+    def body(self) -> dict[str, Any]:
+        """Return the flat JSON error body."""
+        return error_body(self.status, self.message, self.reason)
+
+
+def dumps(payload: Any) -> bytes:
+    """Compact UTF-8 JSON, the encoding of every body the server sends.
+
+    Args:
+        payload: Any JSON-serialisable value.
+    """
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def is_number(value: Any) -> TypeGuard[float]:
+    """Whether ``value`` is an int or float (never a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# The rows of the core's table that carry a range or a limit, per endpoint: the server enforces
+# those (its replies tolerate any other shape the table allows, and some it does not, such as
+# base64 embeddings, which the raw openai SDK asks for).
+_LIMITED: dict[Endpoint, tuple[str, ...]] = {
+    endpoint: tuple(
+        spec.name
+        for spec in PARAMETERS
+        if endpoint in spec.endpoints
+        and (spec.low is not None or spec.high is not None or spec.max_items is not None)
+    )
+    for endpoint in ("chat", "completions", "embeddings", "rerank")
+}
+
+
+def check_ranges(body: dict[str, Any], endpoint: Endpoint) -> None:
+    """Refuse a value outside the range :mod:`novita_core.params` gives it, as Novita does.
+
+    Args:
+        body: The request body.
+        endpoint: Which endpoint's rows apply.
+
+    Raises:
+        ApiError: 400 naming the parameter and its range.
+    """
+    limited = {name: body[name] for name in _LIMITED[endpoint] if body.get(name) is not None}
+    try:
+        check_raw_values(endpoint, limited)
+    except InvalidParameterError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def require_object_with_model(body: Any) -> None:
+    """Refuse a body that is not an object with a non-empty ``model``."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    if not isinstance(body.get("model"), str) or not body.get("model"):
+        raise ApiError(400, "model is required and must be a non-empty string")
+
+
+def require_model(body: dict[str, Any], models: dict[str, ModelEntry], kind: str) -> ModelEntry:
+    """The body's model entry: 404 when unknown, 400 when of another ``kind``."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise ApiError(400, "model is required and must be a non-empty string")
+    entry = models.get(model)
+    if entry is None:
+        raise ApiError(404, f"model not found: {model}")
+    if entry.kind != kind:
+        raise ApiError(400, f"model {model} is a {entry.kind} model and cannot serve this endpoint")
+    return entry
+
+
+def text_inputs(value: Any) -> list[str] | None:
+    """Texts of a ``prompt`` or ``input``: a string, strings, or token arrays (as ``t<id>`` words).
+
+    None when ``value`` is none of those shapes.
+    """
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        return None
+    if all(isinstance(item, str) for item in value):
+        return list(value)
+    if all(isinstance(item, int) for item in value):
+        return [" ".join(f"t{token}" for token in value)]
+    if all(
+        isinstance(item, list) and item and all(isinstance(t, int) for t in item) for item in value
+    ):
+        return [" ".join(f"t{token}" for token in item) for item in value]
+    return None
+
+
+def split_tokens(text: str) -> list[str]:
+    """Split text into tokens: each whitespace-separated word with its leading whitespace.
+
+    Args:
+        text: Any text. Joining the result gives back ``text`` minus trailing whitespace.
+    """
+    return _TOKEN.findall(text)
+
+
+def content_text(content: Any) -> tuple[str, int]:
+    """Return (text, image part count) of a message ``content`` (string or list of parts)."""
+    if content is None:
+        return "", 0
+    if isinstance(content, str):
+        return content, 0
+    if isinstance(content, list):
+        texts: list[str] = []
+        images = 0
+        for part in content:
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, dict):
+                if part.get("type") in ("image_url", "image"):
+                    images += 1
+                elif isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+        return " ".join(texts), images
+    return str(content), 0
+
+
+def word_count(text: str) -> int:
+    """Whitespace-separated words: the server's token count."""
+    return len(text.split())
+
+
+def hash_hex(*parts: Any, length: int = 24) -> str:
+    """A short stable digest of ``parts`` (reply and tool-call ids)."""
+    raw = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()[:length]
+
+
+def words_directive(texts: list[str]) -> int | None:
+    """The ``N`` of the last ``[[words:N]]`` directive in ``texts``, if any."""
+    found: int | None = None
+    for text in texts:
+        for match in WORDS_DIRECTIVE.finditer(text):
+            found = int(match.group(1))
+    return found
+
+
+def exact_words(seed_text: str, count: int) -> str:
+    """Exactly ``count`` words, from the prompt's words and then a filler."""
+    base = ["Echo:", *seed_text.split()] if seed_text.split() else list(_FILLER)
+    if len(base) < count:
+        # Cycle the prompt's words after the filler so long replies stay prompt-related yet
+        # varied enough for tokenisers.
+        pool = base + _FILLER
+        base = [pool[i % len(pool)] for i in range(count)]
+    return " ".join(base[:count])
+
+
+def echo_text(text: str, images: int) -> str:
+    """The echo reply: ``"Echo: <text>"`` (at most 100 words), images mentioned."""
+    words = WORDS_DIRECTIVE.sub(" ", text).split()[:MAX_ECHO_WORDS]
+    prefix = ""
+    if images:
+        prefix = f"I see {images} image{'s' if images > 1 else ''}. "
+    return (prefix + "Echo: " + " ".join(words)).strip() if words else (prefix + "Echo:").strip()
+
+
+def apply_limits(text: str, stop: list[str], max_tokens: int | None) -> tuple[str, str]:
+    """``text`` cut at ``max_tokens`` tokens and the first stop sequence, and its finish reason."""
+    finish = "stop"
+    if max_tokens is not None:
+        tokens = split_tokens(text)
+        if len(tokens) > max_tokens:
+            text = "".join(tokens[:max_tokens])
+            finish = "length"
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    if cut >= 0:
+        text = text[:cut]
+        finish = "stop"
+    return text, finish
+
+
+def wants_usage(body: dict[str, Any]) -> bool:
+    """Whether a stream asks for a final usage chunk."""
+    options = body.get("stream_options")
+    return bool(body.get("stream") and isinstance(options, dict) and options.get("include_usage"))
+
+
+def stop_list(body: dict[str, Any]) -> list[str]:
+    """The body's stop sequences as a list."""
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        return [stop]
+    if isinstance(stop, list):
+        return [s for s in stop if isinstance(s, str)]
+    return []
+
+
+def logprob(token: str, position: int) -> float:
+    """The deterministic log-probability of ``token`` at ``position``."""
+    return -round(0.01 * ((len(token) * 7 + position * 3) % 23 + 1), 4)
