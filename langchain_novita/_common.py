@@ -6,7 +6,6 @@ Every Novita fact (parameter names, types, ranges, env vars, defaults) comes fro
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -16,15 +15,20 @@ from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, mod
 from typing_extensions import Self
 
 from langchain_novita._messages import MODEL_PROVIDER
-from novita_core.connection import Connection, connect, picklable_state
+from novita_core.connection import Connection, connect_model, picklable_state
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
+    Request,
+    bound_fields,
+    build_request,
+    canonical,
+    check_one_choice_stream,
     check_raw_values,
     parameter_names,
-    spec_for,
     validate_params,
 )
+from novita_core.retry_policy import RetryPolicy
 from novita_core.settings import (
     API_KEY_ENV,
     DEFAULT_MAX_RETRIES,
@@ -34,7 +38,10 @@ from novita_core.settings import (
 )
 
 if TYPE_CHECKING:
+    from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+
     from novita_core.client import NovitaClient
+    from novita_core.retry import OnRetry
 
 JsonDict = dict[str, Any]
 """A JSON object (``dict`` is shadowed inside LangChain model classes by ``.dict()``)."""
@@ -156,6 +163,9 @@ class NovitaConnection(BaseModel):
     """Retries after the first attempt (408/409/429/5xx, connection errors, timeouts)."""
     max_retry_wait: float = Field(default=DEFAULT_MAX_RETRY_WAIT, ge=0)
     """Longest ``Retry-After`` (seconds) a retry waits; a longer one raises at once."""
+    retry_policy: RetryPolicy | None = Field(default=None, exclude=True)
+    """What is retried and the backoff between attempts (default: the core's
+    :class:`~novita_core.RetryPolicy`); ``max_retry_wait`` above replaces its own."""
     default_headers: dict[str, str] | None = None
     """Extra headers on every request."""
     http_client: Any = Field(default=None, exclude=True)
@@ -191,19 +201,7 @@ class NovitaConnection(BaseModel):
     def _current_connection(self) -> Connection:
         # Resolved again whenever a connection field changed since the last call: pydantic's
         # ``model_copy(update=...)`` and attribute assignment skip the validators.
-        self._connection = connect(
-            self._connection,
-            api_key=secret_value(self.api_key),
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            default_headers=self.default_headers,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-            async_transport=self.async_transport,
-            max_retry_wait=self.max_retry_wait,
-            model_listing=self.model_listing,
-        )
+        self._connection = connect_model(self._connection, self)
         return self._connection
 
     @property
@@ -283,6 +281,38 @@ class NovitaGeneration(NovitaConnection):
         """The request parameters set on this instance (None = left to the server)."""
         return wire_params(self, self._endpoint)
 
+    def _request(
+        self, stop: list[str] | None, stream: bool, kwargs: dict[str, Any], **payload: Any
+    ) -> Request:
+        """A validated core request for this class's endpoint.
+
+        From the fields, ``model_kwargs``, the per-call kwargs and ``payload`` (the messages or
+        the prompt).
+        """
+        endpoint = self._endpoint
+        kwargs.pop("stream", None)
+        fields, options = split_call_kwargs(kwargs)
+        params: JsonDict = {
+            **self._default_params,
+            **self.model_kwargs,
+            **canonical(endpoint, fields),
+        }
+        if stop:
+            params["stop"] = stop
+        elif not params.get("stop"):
+            params.pop("stop", None)
+        params.update(payload)
+        if stream:
+            params["stream"] = True
+            check_one_choice_stream(params)
+            if not options.get("stream_usage", self.stream_usage):
+                params.setdefault("stream_options", {"include_usage": False})
+        return build_request(
+            endpoint,
+            params,
+            extra_body=merge_extra_body(self.extra_body, options.get("extra_body")),
+        )
+
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = {**self._default_params, **kwargs}
         ls_params = LangSmithParams(
@@ -323,10 +353,16 @@ def wire_params(model: BaseModel, endpoint: Endpoint) -> JsonDict:
     return {key: value for key, value in params.items() if value is not None}
 
 
-@functools.cache
 def wire_fields(model_cls: type[BaseModel], endpoint: Endpoint) -> tuple[str, ...]:
-    """Fields of ``model_cls`` that are request parameters of ``endpoint``, by wire name."""
-    return tuple(name for name in model_cls.model_fields if spec_for(endpoint, name))
+    """Fields of ``model_cls`` that are request parameters of ``endpoint`` (the core's binding)."""
+    return bound_fields(model_cls, endpoint)
+
+
+def retry_callback(
+    run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+) -> OnRetry | None:
+    """What tells the run's callbacks of each retry (``on_retry``), as ChatOpenAI's kin do."""
+    return run_manager.on_retry if run_manager is not None else None
 
 
 def merge_extra_body(*bodies: Mapping[str, Any] | None) -> JsonDict | None:

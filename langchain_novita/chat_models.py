@@ -33,7 +33,7 @@ from langchain_novita._batch import NovitaBatchAPI
 from langchain_novita._common import (
     JsonDict,
     NovitaGeneration,
-    merge_extra_body,
+    retry_callback,
     split_call_kwargs,
 )
 from langchain_novita._messages import (
@@ -53,34 +53,13 @@ from novita_core.params import (
     Endpoint,
     InvalidParameterError,
     Request,
-    build_request,
-    canonical,
-    check_one_choice_stream,
     json_schema_format,
     validate_params,
+    wire_tool_choice,
 )
 from novita_core.streaming import StreamAssembler, StreamDelta
 
 ToolLike = JsonDict | type | Callable[..., Any] | BaseTool
-
-_TOOL_CHOICES: dict[Any, str] = {
-    "auto": "auto",
-    "none": "none",
-    "required": "required",
-    "any": "required",
-    True: "required",
-    False: "none",
-}
-"""LangChain ``tool_choice`` spellings -> the OpenAI values Novita accepts."""
-
-
-def _tool_choice(choice: Any) -> Any:
-    """Map a LangChain ``tool_choice`` to the wire: a keyword, a tool name, or a dict as given."""
-    if isinstance(choice, (str, bool)) and choice in _TOOL_CHOICES:
-        return _TOOL_CHOICES[choice]
-    if isinstance(choice, str):
-        return {"type": "function", "function": {"name": choice}}
-    return choice
 
 
 def _check_tool_choice_names(choice: Any, tools: Sequence[JsonDict]) -> None:
@@ -307,22 +286,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         **kwargs: Any,
     ) -> Request:
         """Fields + ``model_kwargs`` + per-call kwargs -> a validated core request."""
-        kwargs.pop("stream", None)
-        fields, options = split_call_kwargs(kwargs)
-        params: JsonDict = {**self._default_params, **self.model_kwargs, **canonical(CHAT, fields)}
-        if stop:
-            params["stop"] = stop
-        elif not params.get("stop"):
-            params.pop("stop", None)
-        params["messages"] = messages_to_dicts(messages)
-        if stream:
-            params["stream"] = True
-            check_one_choice_stream(params)
-            if not options.get("stream_usage", self.stream_usage):
-                params.setdefault("stream_options", {"include_usage": False})
-        return build_request(
-            CHAT, params, extra_body=merge_extra_body(self.extra_body, options.get("extra_body"))
-        )
+        return self._request(stop, stream, kwargs, messages=messages_to_dicts(messages))
 
     def _create_chat_result(self, response: Mapping[str, Any], model: str) -> ChatResult:
         generations = []
@@ -356,7 +320,8 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._build_request(messages, stop, stream=False, **kwargs)
-        return self._create_chat_result(self._client.create(request), request.body["model"])
+        answer = self._client.create(request, on_retry=retry_callback(run_manager))
+        return self._create_chat_result(answer, request.body["model"])
 
     async def _agenerate(
         self,
@@ -366,7 +331,8 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._build_request(messages, stop, stream=False, **kwargs)
-        return self._create_chat_result(await self._client.acreate(request), request.body["model"])
+        answer = await self._client.acreate(request, on_retry=retry_callback(run_manager))
+        return self._create_chat_result(answer, request.body["model"])
 
     def _chunk(
         self, delta: StreamDelta, asm: StreamAssembler, model: str
@@ -430,7 +396,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         request = self._build_request(messages, stop, stream=True, **kwargs)
         asm = StreamAssembler()
         model = request.body["model"]
-        for delta in self._client.stream(request, asm):
+        for delta in self._client.stream(request, asm, retry_callback(run_manager)):
             chunk = None if delta.usage else self._chunk(delta, asm, model)
             if chunk is None:
                 continue
@@ -452,7 +418,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         request = self._build_request(messages, stop, stream=True, **kwargs)
         asm = StreamAssembler()
         model = request.body["model"]
-        async for delta in self._client.astream(request, asm):
+        async for delta in self._client.astream(request, asm, retry_callback(run_manager)):
             chunk = None if delta.usage else self._chunk(delta, asm, model)
             if chunk is None:
                 continue
@@ -499,7 +465,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         require_tool_calling(self.model, self.base_url)
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         if tool_choice is not None:
-            kwargs["tool_choice"] = _tool_choice(tool_choice)
+            kwargs["tool_choice"] = wire_tool_choice(tool_choice)
             _check_tool_choice_names(kwargs["tool_choice"], formatted)
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls

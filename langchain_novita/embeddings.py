@@ -11,20 +11,13 @@ from pydantic import model_validator as _model_validator
 from typing_extensions import Self
 
 from langchain_novita._common import JsonDict, NovitaConnection, check_init_kwargs
+from novita_core.answers import embedding_vectors
 from novita_core.catalog import DEFAULT_EMBEDDING_MODEL
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
 from novita_core.params import EMBEDDINGS, Request, build_request, validate_params
 
 DEFAULT_CHUNK_SIZE = 256
 """Texts per request. Novita documents no batch limit beyond OpenAI's 2048 (reference §8)."""
-
-
-def _vectors(response: Mapping[str, Any], expected: int) -> list[list[float]]:
-    """The embeddings of one response, in input order (the server may reorder ``data``)."""
-    data = sorted(response.get("data") or (), key=lambda item: item.get("index", 0))
-    if len(data) != expected:
-        raise ValueError(f"Novita returned {len(data)} embeddings for {expected} input text(s)")
-    return [list(item["embedding"]) for item in data]
 
 
 class NovitaEmbeddings(NovitaConnection, Embeddings):
@@ -113,7 +106,7 @@ class NovitaEmbeddings(NovitaConnection, Embeddings):
         """
         vectors: list[list[float]] = []
         for request, count in self._requests(texts):
-            vectors.extend(_vectors(self._client.create(request), count))
+            vectors.extend(embedding_vectors(self._client.create(request), count))
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
@@ -142,7 +135,7 @@ class NovitaEmbeddings(NovitaConnection, Embeddings):
         )
         vectors: list[list[float]] = []
         for response, (_, count) in zip(responses, requests, strict=True):
-            vectors.extend(_vectors(response, count))
+            vectors.extend(embedding_vectors(response, count))
         return vectors
 
     async def aembed_query(self, text: str) -> list[float]:

@@ -18,22 +18,17 @@ from langchain_novita._batch import NovitaBatchAPI
 from langchain_novita._common import (
     JsonDict,
     NovitaGeneration,
-    merge_extra_body,
-    split_call_kwargs,
+    retry_callback,
 )
+from novita_core.answers import USAGE_KEYS
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
 from novita_core.params import (
     COMPLETIONS,
     Endpoint,
     Request,
-    build_request,
-    canonical,
-    check_one_choice_stream,
 )
 from novita_core.streaming import StreamDelta
-
-_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 _batch_max_concurrency: ContextVar[int | None] = ContextVar(
     "novita_batch_max_concurrency", default=None
@@ -43,7 +38,7 @@ to one ``agenerate`` call, which then sends them all at once, as it does for oth
 
 
 def _add_usage(total: JsonDict, usage: Mapping[str, Any] | None) -> None:
-    for key in _USAGE_KEYS:
+    for key in USAGE_KEYS:
         if usage and isinstance(usage.get(key), int):
             total[key] = total.get(key, 0) + usage[key]
 
@@ -114,6 +109,13 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
     )
     """Novita model id."""
     logprobs: int | None = None
+    """Log-probabilities of this many most likely tokens per position (0-5)."""
+    echo: bool | None = None
+    """Return the prompt before the completion."""
+    best_of: int | None = None
+    """Generate this many completions server-side and return the best ``n`` (not streamable)."""
+    suffix: str | None = None
+    """Text that comes after the completion."""
     max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, gt=0)
     """Most requests one async ``generate`` of several prompts keeps in flight (sync calls send
     one at a time). Novita's rate limits are per account: keep it small when many workers
@@ -131,28 +133,7 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
     def _build_request(
         self, prompt: str, stop: list[str] | None, *, stream: bool, **kwargs: Any
     ) -> Request:
-        kwargs.pop("stream", None)
-        fields, options = split_call_kwargs(kwargs)
-        params: JsonDict = {
-            **self._default_params,
-            **self.model_kwargs,
-            **canonical(COMPLETIONS, fields),
-        }
-        if stop:
-            params["stop"] = stop
-        elif not params.get("stop"):
-            params.pop("stop", None)
-        params["prompt"] = prompt
-        if stream:
-            params["stream"] = True
-            check_one_choice_stream(params)
-            if not options.get("stream_usage", self.stream_usage):
-                params.setdefault("stream_options", {"include_usage": False})
-        return build_request(
-            COMPLETIONS,
-            params,
-            extra_body=merge_extra_body(self.extra_body, options.get("extra_body")),
-        )
+        return self._request(stop, stream, kwargs, prompt=prompt)
 
     @staticmethod
     def _result(responses: list[JsonDict]) -> LLMResult:
@@ -186,7 +167,8 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
                 generations=[[self._streamed(p, stop, run_manager, **kwargs)] for p in prompts]
             )
         requests = [self._build_request(p, stop, stream=False, **kwargs) for p in prompts]
-        return self._result([self._client.create(request) for request in requests])
+        on_retry = retry_callback(run_manager)
+        return self._result([self._client.create(r, on_retry=on_retry) for r in requests])
 
     def _streamed(
         self,
@@ -208,9 +190,17 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
+        if self.streaming:
+            streamed = [await self._astreamed(p, stop, run_manager, **kwargs) for p in prompts]
+            return LLMResult(generations=[[generation] for generation in streamed])
         requests = [self._build_request(p, stop, stream=False, **kwargs) for p in prompts]
         limit = _batch_max_concurrency.get() or self.max_concurrency
-        return self._result(await bounded_gather(self._client.acreate, requests, limit=limit))
+        on_retry = retry_callback(run_manager)
+
+        async def create(request: Request) -> JsonDict:
+            return await self._client.acreate(request, on_retry=on_retry)
+
+        return self._result(await bounded_gather(create, requests, limit=limit))
 
     async def abatch(
         self,
@@ -236,6 +226,19 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
             if token is not None:
                 _batch_max_concurrency.reset(token)
 
+    async def _astreamed(
+        self,
+        prompt: str,
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        **kwargs: Any,
+    ) -> Generation:
+        """Async twin of :meth:`_streamed` (``streaming=True`` under ``ainvoke``)."""
+        merged: GenerationChunk | None = None
+        async for chunk in self._astream(prompt, stop, run_manager, **kwargs):
+            merged = chunk if merged is None else merged + chunk
+        return merged or Generation(text="")
+
     def _stream(
         self,
         prompt: str,
@@ -244,7 +247,7 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
         request = self._build_request(prompt, stop, stream=True, **kwargs)
-        for delta in self._client.stream(request):
+        for delta in self._client.stream(request, on_retry=retry_callback(run_manager)):
             if delta.choice != 0:
                 continue
             chunk = _delta_chunk(delta)
@@ -260,7 +263,7 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
         request = self._build_request(prompt, stop, stream=True, **kwargs)
-        async for delta in self._client.astream(request):
+        async for delta in self._client.astream(request, on_retry=retry_callback(run_manager)):
             if delta.choice != 0:
                 continue
             chunk = _delta_chunk(delta)

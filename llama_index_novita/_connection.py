@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
+from llama_index.core.callbacks import CallbackManager
 from typing_extensions import Self
 
-from novita_core.connection import Connection, connect, picklable_state
+from novita_core.connection import (
+    SETTINGS_ARGUMENTS,
+    Connection,
+    connect_model,
+    picklable_state,
+)
+from novita_core.retry_policy import RetryPolicy
 from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
@@ -20,7 +27,29 @@ if TYPE_CHECKING:
     from novita_core.client import NovitaClient
 
 
-class NovitaConnection(BaseModel):
+_FIELD_NAMES = tuple(
+    {"base_url": "api_base", "http_async_client": "async_http_client"}.get(name, name)
+    for name in SETTINGS_ARGUMENTS
+)
+"""The fields for the core's settings arguments (LlamaIndex names two of them otherwise)."""
+
+
+def init_kwargs(
+    api_key: str | SecretStr | None, callback_manager: CallbackManager | None
+) -> dict[str, Any]:
+    """The key and callback manager as the LlamaIndex constructors hand them to pydantic.
+
+    The key is a secret whichever form it came in; the callback manager is never None.
+    """
+    if isinstance(api_key, SecretStr):
+        api_key = api_key.get_secret_value()
+    return {
+        "api_key": SecretStr(api_key) if api_key else None,
+        "callback_manager": callback_manager or CallbackManager([]),
+    }
+
+
+class NovitaLlamaConnection(BaseModel):
     """Where and how to reach Novita; defaults and env fallbacks are the core's."""
 
     api_key: SecretStr | None = Field(
@@ -39,6 +68,12 @@ class NovitaConnection(BaseModel):
         default=DEFAULT_MAX_RETRY_WAIT,
         description="Longest Retry-After (seconds) a retry waits; a longer one raises at once.",
         ge=0,
+    )
+    retry_policy: RetryPolicy | None = Field(
+        default=None,
+        exclude=True,
+        description="What is retried and the backoff between attempts (default: the core's "
+        "RetryPolicy); max_retry_wait replaces its own.",
     )
     default_headers: dict[str, str] | None = Field(
         default=None, description="Extra headers for every request."
@@ -68,20 +103,8 @@ class NovitaConnection(BaseModel):
         Resolved again whenever a connection field changed since the last call: LlamaIndex
         models do not validate assignment, so ``llm.api_base = ...`` reaches only this.
         """
-        key = self.api_key
-        self._connection = connect(
-            self._connection,
-            api_key=key.get_secret_value() if isinstance(key, SecretStr) else key,
-            base_url=self.api_base,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            default_headers=self.default_headers,
-            http_client=self.http_client,
-            http_async_client=self.async_http_client,
-            async_transport=self.async_transport,
-            max_retry_wait=self.max_retry_wait,
-            model_listing=self.model_listing,
-            base_url_argument="api_base",
+        self._connection = connect_model(
+            self._connection, self, _FIELD_NAMES, base_url_argument="api_base"
         )
         return self._connection
 
@@ -109,3 +132,7 @@ class NovitaConnection(BaseModel):
     def base_url(self) -> str:
         """The resolved base URL requests go to."""
         return self._resolved_settings().base_url
+
+
+NovitaConnection = NovitaLlamaConnection
+"""The former name (the LangChain adapter has a ``NovitaConnection`` of its own)."""

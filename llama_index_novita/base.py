@@ -42,7 +42,8 @@ from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import AliasChoices
 
 from llama_index_novita._batch import NovitaBatchAPI
-from llama_index_novita._connection import NovitaConnection
+from llama_index_novita._connection import NovitaLlamaConnection, init_kwargs
+from llama_index_novita.events import dispatch_retry
 from llama_index_novita.utils import (
     chat_message_from_openai,
     logprobs_from_openai,
@@ -70,10 +71,12 @@ from novita_core.catalog import (
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
+    bound_fields,
     canonical,
     check_one_choice_stream,
     check_raw_values,
     json_schema_format,
+    wire_tool_choice,
 )
 
 if TYPE_CHECKING:
@@ -81,33 +84,13 @@ if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
 
-_NOVITA_FIELDS = (
-    "max_tokens",
-    "top_p",
-    "stop",
-    "presence_penalty",
-    "frequency_penalty",
-    "repetition_penalty",
-    "top_k",
-    "min_p",
-    "logit_bias",
-    "seed",
-    "logprobs",
-    "top_logprobs",
-    "separate_reasoning",
-    "enable_thinking",
-    "thinking",
-    "reasoning_effort",
-)
-"""Typed request fields forwarded to the core's parameter table (besides ``temperature``)."""
-
 _STREAM_ONLY = frozenset({"stream_options"})
 """``additional_kwargs`` that apply to streams only (``OpenAILike`` users set them once)."""
 
 dispatcher = get_dispatcher(__name__)
 
 
-class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
+class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
     """Novita AI chat and completion models for LlamaIndex, with tool calling.
 
     A drop-in replacement for ``llama_index.llms.novita.NovitaAI`` (same class name and
@@ -177,13 +160,10 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, description="The Novita model id.")
-    temperature: float = Field(
-        default=DEFAULT_TEMPERATURE, description="Sampling temperature.", ge=0.0, le=2.0
-    )
+    temperature: float = Field(default=DEFAULT_TEMPERATURE, description="Sampling temperature.")
     max_tokens: int | None = Field(
         default=None,
         description="Most tokens to generate (max_completion_tokens is accepted too).",
-        gt=0,
         validation_alias=AliasChoices("max_tokens", "max_completion_tokens"),
     )
     additional_kwargs: dict[str, Any] = Field(
@@ -226,6 +206,15 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
     reasoning_effort: str | None = Field(
         default=None, description="Reasoning depth, from the model's levels."
     )
+    echo: bool | None = Field(
+        default=None, description="Completions: return the prompt before the completion."
+    )
+    best_of: int | None = Field(
+        default=None, description="Completions: generate this many, return the best."
+    )
+    suffix: str | None = Field(
+        default=None, description="Completions: text that comes after the completion."
+    )
 
     def __init__(
         self,
@@ -235,15 +224,10 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
-        if isinstance(api_key, SecretStr):
-            api_key = api_key.get_secret_value()
         # Before pydantic turns temperature=True into 1.0; fields are named as on the chat table.
         check_raw_values(CHAT, kwargs)
         super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
-            model=model,
-            api_key=SecretStr(api_key) if api_key else None,
-            callback_manager=callback_manager or CallbackManager([]),
-            **kwargs,
+            model=model, **init_kwargs(api_key, callback_manager), **kwargs
         )
         # Fail at construction, before any request: bad params, no key.
         endpoint = CHAT if self.is_chat_model else COMPLETIONS
@@ -297,9 +281,9 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
     def _model_params(self, stream: bool) -> dict[str, Any]:
         """Fields and ``additional_kwargs`` as request parameters (with ``stream`` if set)."""
-        params: dict[str, Any] = {"model": self.model, "temperature": self.temperature}
-        for name in _NOVITA_FIELDS:
-            params[name] = getattr(self, name)
+        params: dict[str, Any] = {
+            name: getattr(self, name) for name in bound_fields(type(self), CHAT, COMPLETIONS)
+        }
         additional = {
             name: value
             for name, value in self.additional_kwargs.items()
@@ -436,14 +420,14 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
             prompt = self._to_prompt(messages)
             return _completion_to_chat(self._complete(prompt, **kwargs))
         request = self._chat_request(messages, kwargs, stream=False)
-        return self._chat_response(self._novita.create(request))
+        return self._chat_response(self._novita.create(request, on_retry=dispatch_retry))
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         if not self.is_chat_model:
             prompt = self._to_prompt(messages)
             return _completion_to_chat(await self._acomplete(prompt, **kwargs))
         request = self._chat_request(messages, kwargs, stream=False)
-        return self._chat_response(await self._novita.acreate(request))
+        return self._chat_response(await self._novita.acreate(request, on_retry=dispatch_retry))
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         if not self.is_chat_model:
@@ -454,7 +438,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
         def gen() -> ChatResponseGen:
             asm = StreamAssembler()
-            for delta in client.stream(request, asm):
+            for delta in client.stream(request, asm, dispatch_retry):
                 if delta.choice == 0:
                     yield self._stream_chat_response(asm, delta)
 
@@ -471,7 +455,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
         async def gen() -> ChatResponseAsyncGen:
             asm = StreamAssembler()
-            async for delta in client.astream(request, asm):
+            async for delta in client.astream(request, asm, dispatch_retry):
                 if delta.choice == 0:
                     yield self._stream_chat_response(asm, delta)
 
@@ -479,11 +463,13 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
     def _complete(self, prompt: str, **kwargs: Any) -> CompletionResponse:
         request = self._completion_request(prompt, kwargs, stream=False)
-        return self._completion_response(self._novita.create(request))
+        return self._completion_response(self._novita.create(request, on_retry=dispatch_retry))
 
     async def _acomplete(self, prompt: str, **kwargs: Any) -> CompletionResponse:
         request = self._completion_request(prompt, kwargs, stream=False)
-        return self._completion_response(await self._novita.acreate(request))
+        return self._completion_response(
+            await self._novita.acreate(request, on_retry=dispatch_retry)
+        )
 
     def _stream_complete(self, prompt: str, **kwargs: Any) -> CompletionResponseGen:
         request = self._completion_request(prompt, kwargs, stream=True)
@@ -491,7 +477,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
         def gen() -> CompletionResponseGen:
             asm = StreamAssembler()
-            for delta in client.stream(request, asm):
+            for delta in client.stream(request, asm, dispatch_retry):
                 if delta.choice == 0:
                     yield self._stream_completion_response(asm, delta)
 
@@ -503,7 +489,7 @@ class NovitaAI(NovitaBatchAPI, NovitaConnection, FunctionCallingLLM):
 
         async def gen() -> CompletionResponseAsyncGen:
             asm = StreamAssembler()
-            async for delta in client.astream(request, asm):
+            async for delta in client.astream(request, asm, dispatch_retry):
                 if delta.choice == 0:
                     yield self._stream_completion_response(asm, delta)
 
@@ -814,9 +800,8 @@ def _resolve_tool_choice(
 ) -> str | dict[str, Any]:
     if tool_choice is None:
         return "required" if tool_required else "auto"
-    if isinstance(tool_choice, str) and tool_choice not in ("auto", "none", "required"):
-        return {"type": "function", "function": {"name": tool_choice}}
-    return tool_choice
+    resolved: str | dict[str, Any] = wire_tool_choice(tool_choice)
+    return resolved
 
 
 def _keep_first_tool_call(message: ChatMessage) -> None:

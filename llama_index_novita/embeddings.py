@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
 
-from llama_index_novita._connection import NovitaConnection
+from llama_index_novita._connection import NovitaLlamaConnection, init_kwargs
+from llama_index_novita.events import dispatch_retry
 from novita_core import (
     DEFAULT_EMBEDDING_MODEL,
     EMBEDDINGS,
@@ -16,16 +17,14 @@ from novita_core import (
     build_request,
     validate_params,
 )
+from novita_core.answers import embedding_vectors
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, LoopLimiter
 from novita_core.params import check_raw_values
 
 __all__ = ["NovitaEmbedding"]
 
-if TYPE_CHECKING:
-    pass
 
-
-class NovitaEmbedding(NovitaConnection, BaseEmbedding):
+class NovitaEmbedding(NovitaLlamaConnection, BaseEmbedding):
     """Novita AI text embeddings for LlamaIndex (default model ``baai/bge-m3``, 1024 dims).
 
     Each batch of ``embed_batch_size`` texts is one ``/embeddings`` request; vectors come back
@@ -87,14 +86,9 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
-        if isinstance(api_key, SecretStr):
-            api_key = api_key.get_secret_value()
         check_raw_values(EMBEDDINGS, kwargs)  # before pydantic turns dimensions=True into 1
         super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
-            model_name=model_name,
-            api_key=SecretStr(api_key) if api_key else None,
-            callback_manager=callback_manager or CallbackManager([]),
-            **kwargs,
+            model_name=model_name, **init_kwargs(api_key, callback_manager), **kwargs
         )
         validate_params(EMBEDDINGS, self._params())
         self._resolved_settings()
@@ -111,13 +105,6 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
         params = {**self._params(), "model": self.model_name, "input": texts}
         return build_request(EMBEDDINGS, params, extra_body=self.extra_body)
 
-    @staticmethod
-    def _vectors(data: dict[str, Any], expected: int) -> list[list[float]]:
-        items = sorted(data.get("data") or [], key=lambda item: item.get("index", 0))
-        if len(items) != expected:
-            raise ValueError(f"Novita returned {len(items)} embedding(s) for {expected} input(s).")
-        return [list(item["embedding"]) for item in items]
-
     def _get_query_embedding(self, query: str) -> list[float]:
         return self._get_text_embeddings([query])[0]
 
@@ -133,8 +120,8 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        data = self._novita.create(self._request(list(texts)))
-        return self._vectors(data, len(texts))
+        data = self._novita.create(self._request(list(texts)), on_retry=dispatch_retry)
+        return embedding_vectors(data, len(texts))
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -145,5 +132,5 @@ class NovitaEmbedding(NovitaConnection, BaseEmbedding):
         if limiter is None or limiter.limit != self.max_concurrency:
             limiter = self._limiter = LoopLimiter(self.max_concurrency)
         async with limiter.slot():
-            data = await self._novita.acreate(self._request(list(texts)))
-        return self._vectors(data, len(texts))
+            data = await self._novita.acreate(self._request(list(texts)), on_retry=dispatch_retry)
+        return embedding_vectors(data, len(texts))

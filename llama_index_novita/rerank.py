@@ -13,7 +13,7 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from llama_index_novita._connection import NovitaConnection
+from llama_index_novita._connection import NovitaLlamaConnection, init_kwargs
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY
 from novita_core.params import RERANK, validate_params
 from novita_core.rerank import DEFAULT_RERANK_MODEL, max_documents_for
@@ -23,7 +23,7 @@ __all__ = ["NovitaRerank"]
 dispatcher = get_dispatcher(__name__)
 
 
-class NovitaRerank(NovitaConnection, BaseNodePostprocessor):
+class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
     """Novita AI rerankers for LlamaIndex: keeps the ``top_n`` nodes most relevant to the query.
 
     Each node's text is ``node.get_content(MetadataMode.EMBED)``; the kept nodes come back best
@@ -76,13 +76,8 @@ class NovitaRerank(NovitaConnection, BaseNodePostprocessor):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
-        if isinstance(api_key, SecretStr):
-            api_key = api_key.get_secret_value()
         super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
-            model=model,
-            api_key=SecretStr(api_key) if api_key else None,
-            callback_manager=callback_manager or CallbackManager([]),
-            **kwargs,
+            model=model, **init_kwargs(api_key, callback_manager), **kwargs
         )
         validate_params(RERANK, {"model": self.model, "top_n": self.top_n})
         max_documents_for(self.model, self.max_documents_per_request)

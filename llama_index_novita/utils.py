@@ -27,6 +27,8 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
+from novita_core.answers import USAGE_KEYS
+
 __all__ = [
     "chat_message_from_openai",
     "logprobs_from_openai",
@@ -48,8 +50,6 @@ _ROLE_MAP: dict[str, str] = {
     MessageRole.FUNCTION.value: "tool",
 }
 """LlamaIndex roles -> the four roles of OpenAI-compatible open models."""
-
-_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
 # -- LlamaIndex -> OpenAI ---------------------------------------------------------------------
@@ -308,7 +308,7 @@ def usage_kwargs(usage: Mapping[str, Any] | None) -> dict[str, Any]:
     """
     if not usage:
         return {}
-    counts = {key: usage[key] for key in _USAGE_KEYS if isinstance(usage.get(key), int)}
+    counts = {key: usage[key] for key in USAGE_KEYS if isinstance(usage.get(key), int)}
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
     if isinstance(cached, int):
         counts["cached_tokens"] = cached

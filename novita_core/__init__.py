@@ -30,6 +30,7 @@ from novita_core.params import (
     validate_params,
 )
 from novita_core.rerank import DEFAULT_RERANK_MODEL
+from novita_core.retry_policy import RetryPolicy
 from novita_core.settings import DEFAULT_BASE_URL, NovitaSettings
 from novita_core.streaming import StreamAssembler, StreamDelta
 
@@ -85,6 +86,7 @@ __all__ = [
     "NovitaStreamServerError",
     "ParamSpec",
     "Request",
+    "RetryPolicy",
     "StreamAssembler",
     "StreamDelta",
     "Wire",

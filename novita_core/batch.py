@@ -23,7 +23,6 @@ from novita_core._compat import RawResponse
 from novita_core.client import NovitaClient, _decode, _retyped
 from novita_core.errors import NovitaError, describe_error_body
 from novita_core.params import CHAT, COMPLETIONS, Endpoint, InvalidParameterError, Request
-from novita_core.retry import acall_with_retry, call_with_retry
 
 BATCH_ENDPOINTS: dict[Endpoint, str] = {
     CHAT: "/v1/chat/completions",
@@ -151,7 +150,7 @@ def build_lines(requests: Sequence[Request]) -> tuple[str, list[dict[str, Any]]]
         raise InvalidParameterError(
             f"a batch takes one model (Novita: one model per file), got {sorted(map(str, models))}"
         )
-    if any(request.stream for request in requests):
+    if any(request.body.get("stream") for request in requests):
         raise InvalidParameterError("stream=True is not allowed in a batch")
     lines = [
         {"custom_id": custom_id(i), "method": "POST", "url": url, "body": request.json()}
@@ -336,10 +335,6 @@ class BatchClient:
         base = BATCH_BASE_URLS.get(self.client.settings.base_url)
         return base + path if base else path
 
-    @property
-    def _retries(self) -> int:
-        return self.client.settings.max_retries
-
     # -- one HTTP step each (sync) ---------------------------------------------------------------
 
     def _json(self, method: str, path: str) -> dict[str, Any]:
@@ -351,20 +346,18 @@ class BatchClient:
                 return _decode(client.get(url, cast_to=RawResponse))
             return _decode(client.post(url, cast_to=RawResponse))
 
-        return call_with_retry(attempt, self._retries)
+        return self.client._retry(attempt)
 
     def _content(self, file_id: str) -> bytes:
         client = self.client.openai_client
         url = self._url(f"/files/{file_id}/content")
-        return call_with_retry(
-            lambda: bytes(client.get(url, cast_to=RawResponse).content), self._retries
-        )
+        return self.client._retry(lambda: bytes(client.get(url, cast_to=RawResponse).content))
 
     def upload(self, lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """``POST /files`` (multipart, ``purpose=batch``): the file object."""
         client = self.client.openai_client
         url, kwargs = self._upload_args(lines)
-        return call_with_retry(lambda: _decode(client.post(url, **kwargs)), self._retries)
+        return self.client._retry(lambda: _decode(client.post(url, **kwargs)))
 
     def _upload_args(self, lines: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -397,7 +390,7 @@ class BatchClient:
                     return found
             return _decode(client.post(url, cast_to=RawResponse, body=body))
 
-        return call_with_retry(attempt, self._retries)
+        return self.client._retry(attempt)
 
     def status(self, batch_id: str) -> dict[str, Any]:
         """``GET /batches/{id}``: the batch object (``status``, ``request_counts`` ...)."""
@@ -473,7 +466,7 @@ class BatchClient:
             except openai.APITimeoutError as exc:
                 raise _retyped(exc) from exc.__cause__
 
-        return await acall_with_retry(attempt, self._retries)
+        return await self.client._aretry(attempt)
 
     async def _acontent(self, file_id: str) -> bytes:
         client = self.client.async_openai_client
@@ -486,7 +479,7 @@ class BatchClient:
                 raise _retyped(exc) from exc.__cause__
             return bytes(response.content)
 
-        return await acall_with_retry(attempt, self._retries)
+        return await self.client._aretry(attempt)
 
     async def aupload(self, lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """Async :meth:`upload`."""
@@ -499,7 +492,7 @@ class BatchClient:
             except openai.APITimeoutError as exc:
                 raise _retyped(exc) from exc.__cause__
 
-        return await acall_with_retry(attempt, self._retries)
+        return await self.client._aretry(attempt)
 
     async def acreate(self, input_file_id: str, endpoint: str) -> dict[str, Any]:
         """Async :meth:`create` (a retry, too, first looks for the batch already made)."""
@@ -521,7 +514,7 @@ class BatchClient:
             except openai.APITimeoutError as exc:
                 raise _retyped(exc) from exc.__cause__
 
-        return await acall_with_retry(attempt, self._retries)
+        return await self.client._aretry(attempt)
 
     async def astatus(self, batch_id: str) -> dict[str, Any]:
         """Async :meth:`status`."""

@@ -49,6 +49,7 @@ from novita_core.params import CHAT, COMPLETIONS, InvalidParameterError, Request
 from novita_core.reasoning import normalize_response
 from novita_core.rerank import plan_rerank
 from novita_core.retry import (
+    OnRetry,
     acall_with_retry,
     call_with_retry,
     is_retryable_status,
@@ -88,34 +89,26 @@ def _sdk_user_agent(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
     return f"{public.__name__}/Python {openai.__version__}"
 
 
-class _NovitaOpenAI(openai.OpenAI):
-    """``openai.OpenAI`` whose status errors carry Novita's reason, message and ``retry_after``."""
+class _NovitaErrors:
+    """Status errors that carry Novita's reason, message and ``retry_after``, for both clients."""
 
     user_agent = property(_sdk_user_agent)  # not this private class's name
 
     def _make_status_error(
         self, err_msg: str, *, body: object, response: Any
     ) -> openai.APIStatusError:
-        return _status_error(
-            super()._make_status_error(
-                describe_error_body(response.status_code, body), body=body, response=response
-            )
+        made: openai.APIStatusError = super()._make_status_error(  # type: ignore[misc]
+            describe_error_body(response.status_code, body), body=body, response=response
         )
+        return _status_error(made)
 
 
-class _NovitaAsyncOpenAI(openai.AsyncOpenAI):
-    """Async twin of :class:`_NovitaOpenAI`."""
+class _NovitaOpenAI(_NovitaErrors, openai.OpenAI):
+    """``openai.OpenAI`` with Novita's status errors."""
 
-    user_agent = property(_sdk_user_agent)
 
-    def _make_status_error(
-        self, err_msg: str, *, body: object, response: Any
-    ) -> openai.APIStatusError:
-        return _status_error(
-            super()._make_status_error(
-                describe_error_body(response.status_code, body), body=body, response=response
-            )
-        )
+class _NovitaAsyncOpenAI(_NovitaErrors, openai.AsyncOpenAI):
+    """``openai.AsyncOpenAI`` with Novita's status errors."""
 
 
 def _client_kwargs(settings: NovitaSettings, http_client: Any) -> dict[str, Any]:
@@ -547,13 +540,19 @@ class NovitaClient:
 
     # -- one JSON answer ---------------------------------------------------------------------
 
-    def create(self, request: Request, check: AnswerCheck | None = None) -> dict[str, Any]:
+    def create(
+        self,
+        request: Request,
+        check: AnswerCheck | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> dict[str, Any]:
         """Send a non-streaming request and return the JSON answer as a dict.
 
         Chat answers come back with reasoning in ``reasoning_content`` whatever shape the model
         sent it in (see :mod:`novita_core.reasoning`). ``check`` inspects the decoded answer;
         what it reports is raised as :class:`NovitaResponseError` (not retried). ``timeout``
-        bounds each whole attempt, from connect to the last byte of the body.
+        bounds each whole attempt, from connect to the last byte of the body. ``on_retry`` is
+        told of each retry (tenacity's ``RetryCallState``) before its sleep.
         """
         client = self.openai_client
         options = _options(request)
@@ -571,11 +570,16 @@ class NovitaClient:
             return _decode(response, request.endpoint, check)
 
         with self._secret_kept_out():
-            data = self._retry(attempt)
+            data = self._retry(attempt, on_retry)
         return normalize_response(data) if request.endpoint == CHAT else data
 
-    async def acreate(self, request: Request, check: AnswerCheck | None = None) -> dict[str, Any]:
-        """Async twin of :meth:`create`."""
+    async def acreate(
+        self,
+        request: Request,
+        check: AnswerCheck | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> dict[str, Any]:
+        """Async twin of :meth:`create` (an ``on_retry`` returning an awaitable is awaited)."""
         client = self.async_openai_client
         options = _options(request)
         timeout = _attempt_seconds(self.settings)
@@ -598,15 +602,19 @@ class NovitaClient:
             return _decode(response, request.endpoint, check)
 
         with self._secret_kept_out():
-            data = await self._aretry(attempt)
+            data = await self._aretry(attempt, on_retry)
         return normalize_response(data) if request.endpoint == CHAT else data
 
-    def _retry(self, attempt: Callable[[], T]) -> T:
-        return call_with_retry(attempt, self.settings.max_retries, self.settings.max_retry_wait)
+    def _retry(self, attempt: Callable[[], T], on_retry: OnRetry | None = None) -> T:
+        settings = self.settings
+        return call_with_retry(attempt, settings.max_retries, settings.retry_policy, on_retry)
 
-    async def _aretry(self, attempt: Callable[[], Awaitable[T]]) -> T:
+    async def _aretry(
+        self, attempt: Callable[[], Awaitable[T]], on_retry: OnRetry | None = None
+    ) -> T:
+        settings = self.settings
         return await acall_with_retry(
-            attempt, self.settings.max_retries, self.settings.max_retry_wait
+            attempt, settings.max_retries, settings.retry_policy, on_retry
         )
 
     @contextlib.contextmanager
@@ -716,12 +724,16 @@ class NovitaClient:
     # -- streams -------------------------------------------------------------------------------
 
     def stream(
-        self, request: Request, assembler: StreamAssembler | None = None
+        self,
+        request: Request,
+        assembler: StreamAssembler | None = None,
+        on_retry: OnRetry | None = None,
     ) -> Iterator[StreamDelta]:
         """Send a streaming request and yield deltas as they arrive.
 
         Pass an ``assembler`` to read the totals (text, tool calls, usage) afterwards. The
-        request is retried only until its first delta is yielded. ``timeout`` bounds the wait
+        request is retried only until its first delta is yielded (``on_retry`` is told of each
+        retry, as in :meth:`create`). ``timeout`` bounds the wait
         for the first event and for each next one (a steady slow stream is not cut).
 
         Raises:
@@ -731,9 +743,11 @@ class NovitaClient:
                 complete.
         """
         with self._secret_kept_out():
-            yield from self._stream(request, assembler)
+            yield from self._stream(request, assembler, on_retry)
 
-    def _stream(self, request: Request, assembler: StreamAssembler | None) -> Iterator[StreamDelta]:
+    def _stream(
+        self, request: Request, assembler: StreamAssembler | None, on_retry: OnRetry | None
+    ) -> Iterator[StreamDelta]:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.openai_client
         options = _options(request)
@@ -764,7 +778,7 @@ class NovitaClient:
                 raise
             return response, events, first
 
-        response, events, first = self._retry(open_stream)
+        response, events, first = self._retry(open_stream, on_retry)
         handed = 0
         try:
             for delta in first:
@@ -791,15 +805,18 @@ class NovitaClient:
         return []
 
     async def astream(
-        self, request: Request, assembler: StreamAssembler | None = None
+        self,
+        request: Request,
+        assembler: StreamAssembler | None = None,
+        on_retry: OnRetry | None = None,
     ) -> AsyncIterator[StreamDelta]:
         """Async twin of :meth:`stream`."""
         with self._secret_kept_out():
-            async for delta in self._astream(request, assembler):
+            async for delta in self._astream(request, assembler, on_retry):
                 yield delta
 
     async def _astream(
-        self, request: Request, assembler: StreamAssembler | None
+        self, request: Request, assembler: StreamAssembler | None, on_retry: OnRetry | None
     ) -> AsyncIterator[StreamDelta]:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.async_openai_client
@@ -837,7 +854,7 @@ class NovitaClient:
                 raise
             return response, events, first
 
-        response, events, first = await self._aretry(open_stream)
+        response, events, first = await self._aretry(open_stream, on_retry)
         handed = 0
         try:
             for delta in first:

@@ -8,6 +8,8 @@ previous :class:`Connection` while the fields are unchanged and a fresh one othe
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -66,6 +68,49 @@ def connect(previous: Connection | None, **fields: Any) -> Connection:
     # Copies, so that editing a header dict in place is seen as a change next time.
     kept = {name: dict(v) if isinstance(v, dict) else v for name, v in fields.items()}
     return Connection(fields=kept, settings=NovitaSettings.resolve(**fields))
+
+
+SETTINGS_ARGUMENTS = (
+    "api_key",
+    "base_url",
+    "timeout",
+    "max_retries",
+    "default_headers",
+    "http_client",
+    "http_async_client",
+    "async_transport",
+    "max_retry_wait",
+    "retry_policy",
+    "model_listing",
+)
+"""The arguments of :meth:`NovitaSettings.resolve` an adapter model holds as fields."""
+
+
+def connect_model(
+    previous: Connection | None,
+    model: object,
+    field_names: tuple[str, ...] = SETTINGS_ARGUMENTS,
+    **fixed: Any,
+) -> Connection:
+    """:func:`connect` with the settings arguments read from fields of ``model``.
+
+    Args:
+        previous: The connection last returned for this model, if any.
+        model: The adapter model; a secret ``api_key`` (``get_secret_value()``) is unwrapped.
+        field_names: The model's fields for :data:`SETTINGS_ARGUMENTS`, in that order (a
+            framework may name some otherwise).
+        **fixed: Further arguments of :meth:`NovitaSettings.resolve` (``base_url_argument``).
+    """
+    fields = dict(zip(SETTINGS_ARGUMENTS, _reader(field_names)(model), strict=True))
+    key = fields["api_key"]
+    if key is not None and not isinstance(key, str):
+        fields["api_key"] = key.get_secret_value()
+    return connect(previous, **fields, **fixed)
+
+
+@functools.cache
+def _reader(field_names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    return operator.attrgetter(*field_names)
 
 
 def _same(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:

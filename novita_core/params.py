@@ -8,6 +8,7 @@ client's keywords and ``extra_body``, dropping ``None`` — is derived from the 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -212,9 +213,50 @@ def parameter_names(endpoint: Endpoint) -> list[str]:
     return list(_TABLE[endpoint])
 
 
-def novita_extras() -> frozenset[str]:
-    """Names that travel in ``extra_body`` (Novita-only fields)."""
-    return frozenset(spec.name for spec in PARAMETERS if spec.wire is _EXTRA)
+CALL_PARAMETERS = frozenset(
+    {
+        "messages",
+        "prompt",
+        "input",
+        "query",
+        "documents",
+        "stream",
+        "stream_options",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "user",
+    }
+)
+"""Rows each call supplies (its input, streaming, tools, output format, end user): an adapter
+takes them per call (or in ``model_kwargs``/``additional_kwargs``), not as typed fields."""
+
+
+def field_parameters(*endpoints: Endpoint) -> tuple[str, ...]:
+    """The parameters of ``endpoints`` an adapter class holds as typed fields, in table order.
+
+    Every row but the :data:`CALL_PARAMETERS` and the aliases (``max_completion_tokens`` is
+    the field ``max_tokens`` under another name).
+    """
+    names: dict[str, None] = {}
+    for endpoint in endpoints:
+        for name, spec in _TABLE[endpoint].items():
+            if name not in CALL_PARAMETERS and spec.alias_of is None:
+                names[name] = None
+    return tuple(names)
+
+
+@functools.cache
+def bound_fields(model_cls: type, *endpoints: Endpoint) -> tuple[str, ...]:
+    """The fields of ``model_cls`` that are request parameters of ``endpoints``.
+
+    ``model_cls`` is a pydantic model class (its ``model_fields`` name the fields); the one
+    binding of adapter fields to this table, by name, for both adapters.
+    """
+    allowed = frozenset(field_parameters(*endpoints))
+    fields: Mapping[str, Any] = getattr(model_cls, "model_fields", {})
+    return tuple(name for name in fields if name in allowed)
 
 
 @dataclass(frozen=True)
@@ -237,14 +279,33 @@ class Request:
         """Resource path appended to the base URL."""
         return ENDPOINT_PATHS[self.endpoint]
 
-    @property
-    def stream(self) -> bool:
-        """Whether the request asks for server-sent events."""
-        return bool(self.body.get("stream"))
-
     def json(self) -> dict[str, Any]:
-        """The JSON body exactly as it goes out."""
+        """The JSON body exactly as it goes out (a Batch API line's ``body``)."""
         return {**self.body, **self.extra_body}
+
+
+_TOOL_CHOICES: dict[Any, str] = {
+    "auto": "auto",
+    "none": "none",
+    "required": "required",
+    "any": "required",
+    True: "required",
+    False: "none",
+}
+"""Framework ``tool_choice`` spellings -> the OpenAI values Novita accepts."""
+
+
+def wire_tool_choice(choice: Any) -> Any:
+    """A framework's ``tool_choice`` as Novita takes it.
+
+    A keyword (``any``/``True`` mean ``required``, ``False`` means ``none``), a tool's name as
+    ``{"type": "function", ...}``, or a dict as given.
+    """
+    if isinstance(choice, (str, bool)) and choice in _TOOL_CHOICES:
+        return _TOOL_CHOICES[choice]
+    if isinstance(choice, str):
+        return {"type": "function", "function": {"name": choice}}
+    return choice
 
 
 def build_request(

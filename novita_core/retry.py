@@ -1,19 +1,22 @@
 """The only retry layer (tenacity). The ``openai`` clients are built with ``max_retries=0``.
 
-What is retried: HTTP 408, 409, 429 and 5xx, connection errors and timeouts, and a 200 answer whose
-body (or first stream event) is an error object with one of those statuses as its ``code``. Never
-400, 401, 403, 404 or 422, and never a stream once a chunk reached the caller. ``max_retries=N``
+What is retried and how long to wait is the settings' :class:`~novita_core.retry_policy.RetryPolicy`
+(by default: HTTP 408, 409, 429 and 5xx, connection errors and timeouts, and a 200 answer whose
+body (or first stream event) is an error object with one of those statuses as its ``code``; never
+400, 401, 403, 404 or 422, and never a stream once a chunk reached the caller). ``max_retries=N``
 means at most ``N + 1`` HTTP requests. The wait honours ``retry-after-ms`` / ``Retry-After`` when
-the server sends them (a value that is neither seconds nor a date is ignored), else exponential
-backoff with full jitter. When the server asks for a longer wait than ``max_retry_wait`` the
-error is raised at once, carrying the requested seconds as ``retry_after``.
+the server sends them (a value that is neither seconds nor a date is ignored), else the policy's
+jittered exponential backoff. When the server asks for a longer wait than ``max_retry_wait`` the
+error is raised at once, carrying the requested seconds as ``retry_after``. Each retry is logged
+and, when the caller passes ``on_retry``, reported to it (before the sleep) with tenacity's
+:class:`~tenacity.RetryCallState`.
 """
 
 from __future__ import annotations
 
 import email.utils
+import inspect
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -28,35 +31,31 @@ from tenacity import (
 )
 
 from novita_core._sdk_errors import NovitaServerError, NovitaStreamError
-from novita_core.settings import DEFAULT_MAX_RETRY_WAIT
+from novita_core.retry_policy import DEFAULT_RETRY_POLICY, RetryPolicy
 
 logger = logging.getLogger("novita_core")
 
 T = TypeVar("T")
 
-RETRYABLE_STATUS = frozenset({408, 409, 429})
-INITIAL_BACKOFF = 0.25
-MAX_BACKOFF = 8.0
+OnRetry = Callable[[RetryCallState], Any]
+"""Told of each retry before its sleep; an async caller's may return an awaitable."""
 
 
-def is_retryable_status(status: object) -> bool:
+def is_retryable_status(status: object, policy: RetryPolicy = DEFAULT_RETRY_POLICY) -> bool:
     """Whether an HTTP status (or a provider error ``code`` that is one) is worth repeating."""
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    if isinstance(status, bool) or not isinstance(status, int):
-        return False
-    return status in RETRYABLE_STATUS or 500 <= status < 600
+    return policy.retries_status(status)
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """Whether a failed attempt may be repeated."""
+def is_retryable(exc: BaseException, policy: RetryPolicy = DEFAULT_RETRY_POLICY) -> bool:
+    """Whether a failed attempt may be repeated under ``policy``."""
     if isinstance(exc, NovitaServerError):
-        return exc.retryable
+        return exc.retryable and policy.retries_status(exc.code)
     if isinstance(exc, NovitaStreamError):
         return False
     if isinstance(exc, openai.APIStatusError):
-        return is_retryable_status(exc.status_code)
-    return isinstance(exc, openai.APIConnectionError)  # includes APITimeoutError
+        return policy.retries_status(exc.status_code)
+    # includes APITimeoutError
+    return policy.connection_errors and isinstance(exc, openai.APIConnectionError)
 
 
 def retry_after_seconds(exc: BaseException | None) -> float | None:
@@ -92,14 +91,13 @@ def _seconds(value: str | None) -> float | None:
     return seconds
 
 
-def backoff_seconds(state: RetryCallState) -> float:
-    """Wait before the next attempt: the server's Retry-After, else full-jitter exponential."""
+def backoff_seconds(state: RetryCallState, policy: RetryPolicy = DEFAULT_RETRY_POLICY) -> float:
+    """Wait before the next attempt: the server's Retry-After, else the policy's backoff."""
     exc = state.outcome.exception() if state.outcome else None
     requested = retry_after_seconds(exc)
     if requested is not None:
         return requested
-    ceiling = min(MAX_BACKOFF, INITIAL_BACKOFF * 2 ** (state.attempt_number - 1))
-    return random.uniform(ceiling / 2, ceiling)
+    return policy.backoff(state.attempt_number)
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -107,52 +105,81 @@ def _log_retry(state: RetryCallState) -> None:
     wait = state.next_action.sleep if state.next_action else 0.0
     logger.warning(
         "Novita request failed (%s); retry %d in %.2fs",
-        _describe(exc),
+        describe_failure(exc),
         state.attempt_number,
         wait,
     )
 
 
-def _describe(exc: BaseException | None) -> str:
+def describe_failure(exc: BaseException | None) -> str:
+    """A short, key-free name for a failed attempt (``HTTP 429``, ``APITimeoutError``)."""
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}"
     return type(exc).__name__ if exc else "unknown"
 
 
-def _policy(max_retries: int, max_retry_wait: float) -> dict[str, Any]:
+def _tenacity_args(max_retries: int, policy: RetryPolicy, before_sleep: OnRetry) -> dict[str, Any]:
     def should_retry(exc: BaseException) -> bool:
-        if not is_retryable(exc):
+        if not is_retryable(exc, policy):
             return False
         requested = retry_after_seconds(exc)
-        return requested is None or requested <= max_retry_wait
+        return requested is None or requested <= policy.max_retry_wait
+
+    def wait(state: RetryCallState) -> float:
+        return backoff_seconds(state, policy)
 
     return {
         "stop": stop_after_attempt(max_retries + 1),
-        "wait": backoff_seconds,
+        "wait": wait,
         "retry": retry_if_exception(should_retry),
-        "before_sleep": _log_retry,
+        "before_sleep": before_sleep,
         "reraise": True,
     }
 
 
 def call_with_retry(
-    fn: Callable[[], T], max_retries: int, max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
+    fn: Callable[[], T],
+    max_retries: int,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    on_retry: OnRetry | None = None,
 ) -> T:
-    """Run ``fn`` with at most ``max_retries`` retries under the shared policy.
+    """Run ``fn`` with at most ``max_retries`` retries under ``policy``.
 
-    A retryable error whose server-requested wait exceeds ``max_retry_wait`` seconds is raised
-    at once.
+    A retryable error whose server-requested wait exceeds the policy's ``max_retry_wait``
+    seconds is raised at once. ``on_retry`` is called with tenacity's state before each sleep.
     """
     if max_retries == 0:
         return fn()
-    return Retrying(**_policy(max_retries, max_retry_wait))(fn)
+    before_sleep: OnRetry = _log_retry
+    if on_retry is not None:
+
+        def before_sleep(state: RetryCallState) -> None:
+            _log_retry(state)
+            on_retry(state)
+
+    return Retrying(**_tenacity_args(max_retries, policy, before_sleep))(fn)
 
 
 async def acall_with_retry(
-    fn: Callable[[], Awaitable[T]], max_retries: int, max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
+    fn: Callable[[], Awaitable[T]],
+    max_retries: int,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    on_retry: OnRetry | None = None,
 ) -> T:
-    """Async twin of :func:`call_with_retry` (same policy, ``asyncio.sleep`` between attempts)."""
+    """Async twin of :func:`call_with_retry`: ``asyncio.sleep`` between attempts.
+
+    An ``on_retry`` that returns an awaitable is awaited.
+    """
     if max_retries == 0:
         return await fn()
-    result: T = await AsyncRetrying(**_policy(max_retries, max_retry_wait))(fn)
+    before_sleep: OnRetry = _log_retry
+    if on_retry is not None:
+
+        async def before_sleep(state: RetryCallState) -> None:
+            _log_retry(state)
+            told = on_retry(state)
+            if inspect.isawaitable(told):
+                await told
+
+    result: T = await AsyncRetrying(**_tenacity_args(max_retries, policy, before_sleep))(fn)
     return result

@@ -5,11 +5,13 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from novita_core.errors import MissingAPIKeyError
+from novita_core.retry_policy import DEFAULT_MAX_RETRY_WAIT as DEFAULT_MAX_RETRY_WAIT
+from novita_core.retry_policy import DEFAULT_RETRY_POLICY, RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.novita.ai/v3/openai"
 """Novita's legacy OpenAI-compatible base, the one existing integrations use (reference §1).
@@ -24,8 +26,6 @@ BASE_URL_ENVS = ("NOVITA_BASE_URL", "NOVITA_API_BASE")
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 2
-DEFAULT_MAX_RETRY_WAIT = 60.0
-"""Seconds: a longer ``Retry-After`` is not waited for; the error is raised at once."""
 
 
 def resolve_api_key(api_key: str | None = None) -> str:
@@ -185,9 +185,10 @@ class NovitaSettings:
         async_transport: ``"aiohttp"`` (default; the SDK's faster aiohttp transport, one pool
             per event loop) or ``"httpx"`` (the SDK's default transport). Ignored when
             ``http_async_client`` is given. Env: ``NOVITA_ASYNC_TRANSPORT``.
-        max_retry_wait: Longest server-requested wait (``Retry-After``) in seconds that a retry
-            sleeps; when the server asks for more, the error is raised at once with the
-            requested seconds as its ``retry_after`` attribute.
+        retry_policy: What is retried and the waits between attempts, including
+            ``max_retry_wait``, the longest server-requested wait (``Retry-After``) in seconds
+            that a retry sleeps (when the server asks for more, the error is raised at once
+            with the requested seconds as its ``retry_after`` attribute).
         model_listing: Read Novita's ``GET /models`` once per base URL, before the first
             request there, so that profiles and metadata of models built afterwards follow it.
             Env: ``NOVITA_MODEL_LISTING`` (``0`` turns it off).
@@ -206,7 +207,7 @@ class NovitaSettings:
     http_client: Any = None
     http_async_client: Any = None
     async_transport: str = "aiohttp"
-    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
+    retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
     model_listing: bool = True
 
     @classmethod
@@ -221,24 +222,30 @@ class NovitaSettings:
         http_client: Any = None,
         http_async_client: Any = None,
         async_transport: str | None = None,
-        max_retry_wait: float | None = DEFAULT_MAX_RETRY_WAIT,
+        max_retry_wait: float | None = None,
         model_listing: bool | None = None,
         base_url_argument: str = "base_url",
+        retry_policy: RetryPolicy | None = None,
     ) -> NovitaSettings:
         """Build settings from arguments, falling back to the environment and defaults.
 
         ``base_url_argument`` is what the caller's framework calls the URL (for error messages).
+        ``max_retry_wait``, when given, replaces that of ``retry_policy`` (default: the
+        default :class:`RetryPolicy`).
         """
         if max_retries is None:
             max_retries = DEFAULT_MAX_RETRIES
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
-        if max_retry_wait is None:
-            max_retry_wait = DEFAULT_MAX_RETRY_WAIT
-        if isinstance(max_retry_wait, bool) or not max_retry_wait >= 0:
-            raise ValueError(
-                f"max_retry_wait must be a number of seconds >= 0, got {max_retry_wait!r}"
-            )
+        policy = DEFAULT_RETRY_POLICY if retry_policy is None else retry_policy
+        if not isinstance(policy, RetryPolicy):
+            raise ValueError(f"retry_policy must be a RetryPolicy, got {policy!r}")
+        if max_retry_wait is not None and max_retry_wait != policy.max_retry_wait:
+            if isinstance(max_retry_wait, bool) or not max_retry_wait >= 0:
+                raise ValueError(
+                    f"max_retry_wait must be a number of seconds >= 0, got {max_retry_wait!r}"
+                )
+            policy = replace(policy, max_retry_wait=float(max_retry_wait))
         return cls(
             api_key=resolve_api_key(api_key),
             base_url=resolve_base_url(base_url, argument=base_url_argument),
@@ -248,9 +255,14 @@ class NovitaSettings:
             http_client=http_client,
             http_async_client=http_async_client,
             async_transport=_resolve_transport(async_transport),
-            max_retry_wait=float(max_retry_wait),
+            retry_policy=policy,
             model_listing=_resolve_model_listing(model_listing),
         )
+
+    @property
+    def max_retry_wait(self) -> float:
+        """Longest ``Retry-After`` (seconds) a retry waits: the retry policy's."""
+        return self.retry_policy.max_retry_wait
 
     @property
     def read_timeout(self) -> float | None:

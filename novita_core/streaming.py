@@ -144,7 +144,6 @@ class StreamDelta:
         finish_reason: Set on the choice's last chunk.
         logprobs: The chunk's logprobs for this choice, when asked for.
         usage: Token usage; only on the usage delta that closes the stream.
-        role: The role announced by the first chunk.
         reasoning_details: ``reasoning_details`` pieces as sent (MiniMax-style models).
     """
 
@@ -155,7 +154,6 @@ class StreamDelta:
     finish_reason: str | None = None
     logprobs: Any = None
     usage: dict[str, Any] | None = None
-    role: str | None = None
     reasoning_details: list[dict[str, Any]] | None = None
 
 
@@ -167,7 +165,6 @@ class ChoiceState:
     reasoning: list[str] = field(default_factory=list)
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     finish_reason: str | None = None
-    logprobs: list[Any] = field(default_factory=list)
     reasoning_details: dict[int, dict[str, Any]] = field(default_factory=dict)
     think: ThinkSplitter = field(default_factory=ThinkSplitter)
     """Routes a leading ``<think>`` block of ``content`` to the reasoning."""
@@ -264,7 +261,7 @@ class StreamAssembler:
         delta_obj = choice.get("delta")
         if delta_obj is None:  # the completions endpoint streams ``text`` instead of ``delta``
             delta_obj = {"content": choice.get("text")}
-        delta = StreamDelta(choice=index, role=delta_obj.get("role"))
+        delta = StreamDelta(choice=index)
         reasoning = delta_obj.get("reasoning_content") or delta_obj.get("reasoning")
         content = delta_obj.get("content")
         finish = choice.get("finish_reason")
@@ -296,7 +293,6 @@ class StreamAssembler:
         logprobs = choice.get("logprobs")
         if logprobs:
             delta.logprobs = logprobs
-            state.logprobs.append(logprobs)
         return delta
 
     @staticmethod

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from novita_core import InvalidParameterError, NovitaClient, NovitaSettings, build_request
-from novita_core.params import PARAMETERS, Wire, novita_extras, parameter_names, validate_params
+from novita_core.params import PARAMETERS, Wire, parameter_names, validate_params
 from novita_core.testing import OfflineNovitaServer
 
 MODEL = "meta-llama/llama-3.1-8b-instruct"
@@ -108,7 +108,8 @@ def test_streams_ask_for_usage_unless_told_otherwise() -> None:
 
 
 def test_table_is_consistent() -> None:
-    assert novita_extras() >= {"repetition_penalty", "top_k", "min_p", "separate_reasoning"}
+    novita_extras = {spec.name for spec in PARAMETERS if spec.wire is Wire.EXTRA_BODY}
+    assert novita_extras >= {"repetition_penalty", "top_k", "min_p", "separate_reasoning"}
     assert all(spec.wire in (Wire.KWARG, Wire.EXTRA_BODY) for spec in PARAMETERS)
     assert "tools" in parameter_names("chat")
     assert "tools" not in parameter_names("completions")

@@ -4,7 +4,7 @@ Each row is one test parametrized over the driver table in ``rel_drivers`` (Chat
 NovitaAI chat and complete, both embedding classes; sync, async, stream and astream where the
 adapter has them). Faults that are not about ``Retry-After`` carry ``retry-after-ms: 5`` so the
 retries are quick, and the exponential backoff (used after resets and timeouts, which have no
-header) is shortened by ``fast_backoff``.
+header) is shortened by the drivers' ``QUICK_RETRIES`` policy.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 import openai
 import pytest
 
-import novita_core.retry
 from novita_core import (
     InvalidParameterError,
     NovitaResponseError,
@@ -29,6 +28,7 @@ from tests.reliability.rel_drivers import (
     ALL_DRIVERS,
     LLM_DRIVERS,
     NON_STREAM_DRIVERS,
+    QUICK_BACKOFF,
     STREAM_DRIVERS,
     Driver,
 )
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.timeout(60)  # "no hang": every row is bounded
 PROMPT = "alpha bravo charlie delta echo foxtrot golf hotel"
 FAST = 5  # retry-after-ms on faults whose row is not about Retry-After
 EMBEDDING_DIMENSIONS = 1024
-BACKOFF = 0.02
+BACKOFF = QUICK_BACKOFF
 
 
 def ids(drivers: list[Driver]) -> list[str]:
@@ -47,12 +47,6 @@ def ids(drivers: list[Driver]) -> list[str]:
 
 def each(drivers: list[Driver]) -> Any:
     return pytest.mark.parametrize("driver", drivers, ids=ids(drivers))
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Exponential backoff starts at BACKOFF s instead of 0.25 s (the policy is unchanged)."""
-    monkeypatch.setattr(novita_core.retry, "INITIAL_BACKOFF", BACKOFF)
 
 
 def assert_correct(driver: Driver, answer: Any, prompt: str = PROMPT) -> None:

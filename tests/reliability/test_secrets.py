@@ -24,7 +24,6 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms import ChatMessage
 
-import novita_core.retry
 from langchain_novita import ChatNovita, Novita, NovitaEmbeddings
 from llama_index_novita import NovitaAI, NovitaEmbedding
 from novita_core import NovitaClient, NovitaSettings, NovitaStreamError, build_request
@@ -54,11 +53,6 @@ def _around(text: str, needle: str) -> str:
 def server() -> Iterator[OfflineNovitaServer]:
     with OfflineNovitaServer(api_key=KEY) as srv:
         yield srv
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(novita_core.retry, "INITIAL_BACKOFF", 0.01)
 
 
 # -- the objects themselves ----------------------------------------------------------------------
