@@ -17,7 +17,7 @@ from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
 from novita_core.params import EMBEDDINGS, Request, build_request, validate_params
 
 DEFAULT_CHUNK_SIZE = 256
-"""Texts per request. Novita documents no batch limit beyond OpenAI's 2048 (reference §8)."""
+"""Texts per request. Novita documents no batch limit beyond OpenAI's 2048 inputs."""
 
 
 class NovitaEmbeddings(NovitaConnection, Embeddings):

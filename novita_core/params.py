@@ -38,7 +38,8 @@ class Wire(Enum):
     KWARG = "kwarg"
     """A named argument of the SDK's ``create()`` (OpenAI-standard)."""
     EXTRA_BODY = "extra_body"
-    """Novita-only: not in the SDK's signature, so it rides in ``extra_body`` (reference §3)."""
+    """Novita-only: not in the SDK's signature (passing it as a keyword is a ``TypeError``), so it
+    rides in ``extra_body``."""
 
 
 class InvalidParameterError(NovitaError, ValueError):
@@ -109,7 +110,7 @@ _RERANK = frozenset({RERANK})
 _NUMBER = (int, float)
 _EXTRA = Wire.EXTRA_BODY
 
-# Ranges follow Novita's docs (reference §3); where Novita's notation is loose, the OpenAI range.
+# Ranges follow Novita's API reference; where its notation is loose, the OpenAI range.
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "model", (str,), _ALL | _RERANK, required=True, doc="Novita model id, e.g. provider/name"
@@ -346,7 +347,7 @@ def build_request(
     _check_combinations(endpoint, body)
     if body.get("stream") and "stream_options" not in body:
         # Usage on streams is what token counters and cost tracking need; Novita sends it only
-        # when asked (reference §5).
+        # when asked.
         body["stream_options"] = {"include_usage": True}
     if extra_body:
         extras.update(extra_body)

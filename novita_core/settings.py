@@ -14,7 +14,7 @@ from novita_core.retry_policy import DEFAULT_MAX_RETRY_WAIT as DEFAULT_MAX_RETRY
 from novita_core.retry_policy import DEFAULT_RETRY_POLICY, RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.novita.ai/v3/openai"
-"""Novita's legacy OpenAI-compatible base, the one existing integrations use (reference §1).
+"""Novita's legacy OpenAI-compatible base, the one LiteLLM, LangChain and LlamaIndex default to.
 
 ``https://api.novita.ai/openai`` and ``https://api.novita.ai/openai/v1`` are newer and documented
 but their equivalence is unconfirmed; pass ``base_url`` or set ``NOVITA_BASE_URL`` to use them.

@@ -299,7 +299,7 @@ class StreamAssembler:
     def _merge_reasoning_details(state: ChoiceState, items: list[dict[str, Any]]) -> None:
         # Pieces of one item share its ``index``: their ``text`` is concatenated, and the other
         # fields (type, id, format) are taken from the first piece that has them. The whole list
-        # must go back to the model in the next turn for interleaved thinking (reference §4).
+        # must go back to the model in the next turn: interleaved-thinking models need it.
         for position, item in enumerate(items):
             index = item.get("index", position)
             merged = state.reasoning_details.get(index)

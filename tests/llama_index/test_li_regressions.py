@@ -1,4 +1,4 @@
-"""Every problem of llama-index-llms-novita 0.4.0 (reference §10), each proven absent over HTTP."""
+"""Every reported problem of llama-index-llms-novita 0.4.0, each proven absent over HTTP."""
 
 from __future__ import annotations
 
