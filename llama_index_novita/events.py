@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events import BaseEvent
-from tenacity import RetryCallState
 
-from novita_core.retry import describe_failure
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 dispatcher = get_dispatcher(__name__)
 
@@ -48,6 +50,9 @@ class NovitaRetryEvent(BaseEvent):
 
 def dispatch_retry(state: RetryCallState) -> None:
     """Tell LlamaIndex's event handlers of a retry (the core client's ``on_retry``)."""
+    # Imported here: novita_core.retry loads the openai SDK, which importing the package must not.
+    from novita_core.retry import describe_failure
+
     failure = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
     dispatcher.event(
