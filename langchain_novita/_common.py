@@ -201,8 +201,8 @@ class NovitaConnection(BaseModel):
     def _current_connection(self) -> Connection:
         # Resolved again whenever a connection field changed since the last call: pydantic's
         # ``model_copy(update=...)`` and attribute assignment skip the validators.
-        self._connection = connect_model(self._connection, self)
-        return self._connection
+        connection = self._connection = connect_model(self._connection, self)
+        return connection  # not re-read: a private attribute is read through __getattr__
 
     @property
     def _client(self) -> NovitaClient:

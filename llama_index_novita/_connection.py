@@ -103,10 +103,10 @@ class NovitaLlamaConnection(BaseModel):
         Resolved again whenever a connection field changed since the last call: LlamaIndex
         models do not validate assignment, so ``llm.api_base = ...`` reaches only this.
         """
-        self._connection = connect_model(
+        connection = self._connection = connect_model(
             self._connection, self, _FIELD_NAMES, base_url_argument="api_base"
         )
-        return self._connection
+        return connection  # not re-read: a private attribute is read through __getattr__
 
     @property
     def _novita(self) -> NovitaClient:
