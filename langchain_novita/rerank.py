@@ -134,16 +134,7 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
     async def arerank(
         self, documents: Sequence[RerankInput], query: str, *, top_n: int | None = None
     ) -> list[JsonDict]:
-        """Async :meth:`rerank`.
-
-        Args:
-            documents: Texts, ``Document`` s or dicts.
-            query: The query.
-            top_n: Results to return; defaults to the instance's ``top_n``.
-
-        Returns:
-            ``[{"index": i, "relevance_score": s}, ...]``, best first.
-        """
+        """Async :meth:`rerank`."""
         args, options = self._call_args(documents, query, top_n)
         answer = await self._client.arerank(*args, **options, max_concurrency=self.max_concurrency)
         return list(answer["results"])
@@ -183,14 +174,5 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
         query: str,
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
-        """Async :meth:`compress_documents` (a real async request, not a thread).
-
-        Args:
-            documents: The retrieved documents (not modified).
-            query: The query.
-            callbacks: Unused; accepted for the compressor interface.
-
-        Returns:
-            Copies of the kept documents with ``metadata["relevance_score"]``.
-        """
+        """Async :meth:`compress_documents` (a real async request, not a thread)."""
         return self._ranked(documents, await self.arerank(documents, query))

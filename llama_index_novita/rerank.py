@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from llama_index.core.bridge.pydantic import ConfigDict, Field, SecretStr
 from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
@@ -21,6 +21,13 @@ from novita_core.rerank import DEFAULT_RERANK_MODEL, max_documents_for
 __all__ = ["NovitaRerank"]
 
 dispatcher = get_dispatcher(__name__)
+
+
+class _RerankCall(NamedTuple):
+    """The core rerank call for some nodes: positional arguments and options."""
+
+    args: tuple[Any, ...]
+    options: dict[str, Any]
 
 
 class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
@@ -89,11 +96,14 @@ class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
         return "NovitaRerank"
 
     def _call_args(
-        self, nodes: list[NodeWithScore], query_bundle: QueryBundle
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> _RerankCall | None:
+        """The core call's arguments, or None when there is nothing to rank."""
+        if not nodes or query_bundle is None:
+            return None
         texts = [node.node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
         options = {"top_n": self.top_n, "max_documents": self.max_documents_per_request}
-        return (self.model, query_bundle.query_str, texts), options
+        return _RerankCall((self.model, query_bundle.query_str, texts), options)
 
     @contextmanager
     def _reranking(
@@ -139,9 +149,9 @@ class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
         query_bundle: QueryBundle | None = None,
     ) -> list[NodeWithScore]:
         with self._reranking(nodes, query_bundle) as ranked:
-            if nodes and query_bundle is not None:
-                args, options = self._call_args(nodes, query_bundle)
-                ranked.extend(self._ranked(nodes, self._novita.rerank(*args, **options)))
+            call = self._call_args(nodes, query_bundle)
+            if call is not None:
+                ranked.extend(self._ranked(nodes, self._novita.rerank(*call.args, **call.options)))
         return ranked
 
     async def _apostprocess_nodes(
@@ -150,10 +160,10 @@ class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
         query_bundle: QueryBundle | None = None,
     ) -> list[NodeWithScore]:
         with self._reranking(nodes, query_bundle) as ranked:
-            if nodes and query_bundle is not None:
-                args, options = self._call_args(nodes, query_bundle)
+            call = self._call_args(nodes, query_bundle)
+            if call is not None:
                 answer = await self._novita.arerank(
-                    *args, **options, max_concurrency=self.max_concurrency
+                    *call.args, **call.options, max_concurrency=self.max_concurrency
                 )
                 ranked.extend(self._ranked(nodes, answer))
         return ranked
