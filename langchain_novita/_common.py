@@ -15,7 +15,7 @@ from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, mod
 from typing_extensions import Self
 
 from langchain_novita._messages import MODEL_PROVIDER
-from novita_core.connection import Connection, connect_model, picklable_state
+from novita_core.connection import ConnectedModel, Connection
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
@@ -34,7 +34,6 @@ from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
-    sharing_memo,
 )
 
 if TYPE_CHECKING:
@@ -139,10 +138,11 @@ def secret_value(key: SecretStr | str | None) -> str | None:
     return key.get_secret_value() if isinstance(key, SecretStr) else key
 
 
-class NovitaConnection(BaseModel):
+class NovitaConnection(ConnectedModel, BaseModel):
     """Where and how to reach Novita: the fields ChatNovita, Novita and NovitaEmbeddings share.
 
-    Defaults and environment fallbacks are the core's (:class:`novita_core.NovitaSettings`).
+    Defaults and environment fallbacks are the core's (:class:`novita_core.NovitaSettings`);
+    reconnection, pickling and deep copies are the core's :class:`ConnectedModel`.
     """
 
     api_key: SecretStr | None = Field(
@@ -198,31 +198,10 @@ class NovitaConnection(BaseModel):
         """Resolve the settings now (raising for a missing key or a bad URL or timeout)."""
         self.base_url = self._current_connection().settings.base_url
 
-    def _current_connection(self) -> Connection:
-        # Resolved again whenever a connection field changed since the last call: pydantic's
-        # ``model_copy(update=...)`` and attribute assignment skip the validators.
-        self._connection = connect_model(self._connection, self)
-        return self._connection
-
     @property
     def _client(self) -> NovitaClient:
         """The core client for the current connection fields."""
         return self._current_connection().client
-
-    # Pickles (Ray, spawn pools, joblib) carry the fields, never the resolved connection or a
-    # pool: the connection is resolved again on first use in the process that uses it. Deep
-    # copies carry the core client's settings only (NovitaClient builds its pool lazily).
-
-    def __getstate__(self) -> dict[Any, Any]:
-        return picklable_state(
-            type(self).__name__,
-            super().__getstate__,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-        )
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        return super().__deepcopy__(sharing_memo(memo, self.http_client, self.http_async_client))
 
 
 class NovitaGeneration(NovitaConnection):

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
-from typing_extensions import Self
 
-from novita_core.connection import (
-    SETTINGS_ARGUMENTS,
-    Connection,
-    connect_model,
-    picklable_state,
-)
+from novita_core.connection import SETTINGS_ARGUMENTS, ConnectedModel, Connection
 from novita_core.retry_policy import RetryPolicy
 from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
     NovitaSettings,
-    sharing_memo,
 )
 
 if TYPE_CHECKING:
@@ -49,8 +43,15 @@ def init_kwargs(
     }
 
 
-class NovitaLlamaConnection(BaseModel):
-    """Where and how to reach Novita; defaults and env fallbacks are the core's."""
+class NovitaLlamaConnection(ConnectedModel, BaseModel):
+    """Where and how to reach Novita; defaults and env fallbacks are the core's.
+
+    Reconnection (``llm.api_base = ...`` reaches the next request), pickling and deep copies
+    are the core's :class:`ConnectedModel`.
+    """
+
+    _connection_fields: ClassVar[tuple[str, ...]] = _FIELD_NAMES
+    _connection_arguments: ClassVar[Mapping[str, Any]] = {"base_url_argument": "api_base"}
 
     api_key: SecretStr | None = Field(
         default=None, description="Novita API key.", exclude=True, repr=False
@@ -97,36 +98,10 @@ class NovitaLlamaConnection(BaseModel):
         """The core settings for the current field values (raises for a missing key)."""
         return self._current_connection().settings
 
-    def _current_connection(self) -> Connection:
-        """Settings and client for the current field values.
-
-        Resolved again whenever a connection field changed since the last call: LlamaIndex
-        models do not validate assignment, so ``llm.api_base = ...`` reaches only this.
-        """
-        self._connection = connect_model(
-            self._connection, self, _FIELD_NAMES, base_url_argument="api_base"
-        )
-        return self._connection
-
     @property
     def _novita(self) -> NovitaClient:
         """The core client for the current field values (built on first use)."""
         return self._current_connection().client
-
-    # Pickles (Ray, spawn pools, ``IngestionPipeline(num_workers=...)``) carry the fields, never
-    # the resolved connection or a pool: both are rebuilt lazily where used. Deep copies carry
-    # the core client's settings only (NovitaClient builds its pool lazily).
-
-    def __getstate__(self) -> dict[Any, Any]:
-        return picklable_state(
-            type(self).__name__,
-            super().__getstate__,
-            http_client=self.http_client,
-            async_http_client=self.async_http_client,
-        )
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        return super().__deepcopy__(sharing_memo(memo, self.http_client, self.async_http_client))
 
     @property
     def base_url(self) -> str:
