@@ -28,21 +28,6 @@ _FIELD_NAMES = tuple(
 """The fields for the core's settings arguments (LlamaIndex names two of them otherwise)."""
 
 
-def init_kwargs(
-    api_key: str | SecretStr | None, callback_manager: CallbackManager | None
-) -> dict[str, Any]:
-    """The key and callback manager as the LlamaIndex constructors hand them to pydantic.
-
-    The key is a secret whichever form it came in; the callback manager is never None.
-    """
-    if isinstance(api_key, SecretStr):
-        api_key = api_key.get_secret_value()
-    return {
-        "api_key": SecretStr(api_key) if api_key else None,
-        "callback_manager": callback_manager or CallbackManager([]),
-    }
-
-
 class NovitaLlamaConnection(ConnectedModel, BaseModel):
     """Where and how to reach Novita; defaults and env fallbacks are the core's.
 
@@ -93,6 +78,22 @@ class NovitaLlamaConnection(ConnectedModel, BaseModel):
     )
 
     _connection: Connection | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        callback_manager: CallbackManager | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # The key is a secret whichever form it came in; the callback manager is never None.
+        if isinstance(api_key, SecretStr):
+            api_key = api_key.get_secret_value()
+        super().__init__(
+            api_key=SecretStr(api_key) if api_key else None,
+            callback_manager=callback_manager or CallbackManager([]),
+            **kwargs,
+        )
 
     def _resolved_settings(self) -> NovitaSettings:
         """The core settings for the current field values (raises for a missing key)."""

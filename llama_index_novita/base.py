@@ -26,8 +26,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, SecretStr
-from llama_index.core.callbacks import CallbackManager
+from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.llm import (
@@ -42,7 +41,7 @@ from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import AliasChoices
 
 from llama_index_novita._batch import NovitaBatchAPI
-from llama_index_novita._connection import NovitaLlamaConnection, init_kwargs
+from llama_index_novita._connection import NovitaLlamaConnection
 from llama_index_novita.events import dispatch_retry
 from llama_index_novita.utils import (
     chat_message_from_openai,
@@ -216,19 +215,10 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
         default=None, description="Completions: text that comes after the completion."
     )
 
-    def __init__(
-        self,
-        model: str = DEFAULT_CHAT_MODEL,
-        *,
-        api_key: str | SecretStr | None = None,
-        callback_manager: CallbackManager | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, model: str = DEFAULT_CHAT_MODEL, **kwargs: Any) -> None:
         # Before pydantic turns temperature=True into 1.0; fields are named as on the chat table.
         check_raw_values(CHAT, kwargs)
-        super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
-            model=model, **init_kwargs(api_key, callback_manager), **kwargs
-        )
+        super().__init__(model=model, **kwargs)
         # Fail at construction, before any request: bad params, no key.
         endpoint = CHAT if self.is_chat_model else COMPLETIONS
         streamed_only = bool(_STREAM_ONLY.intersection(self.additional_kwargs))

@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from llama_index.core.bridge.pydantic import ConfigDict, Field, SecretStr
-from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
+from llama_index.core.bridge.pydantic import ConfigDict, Field
+from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from llama_index_novita._connection import NovitaLlamaConnection, init_kwargs
+from llama_index_novita._connection import NovitaLlamaConnection
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY
 from novita_core.params import RERANK, validate_params
 from novita_core.rerank import DEFAULT_RERANK_MODEL, max_documents_for
@@ -75,17 +75,8 @@ class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
         gt=0,
     )
 
-    def __init__(
-        self,
-        model: str = DEFAULT_RERANK_MODEL,
-        *,
-        api_key: str | SecretStr | None = None,
-        callback_manager: CallbackManager | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
-            model=model, **init_kwargs(api_key, callback_manager), **kwargs
-        )
+    def __init__(self, model: str = DEFAULT_RERANK_MODEL, **kwargs: Any) -> None:
+        super().__init__(model=model, **kwargs)
         validate_params(RERANK, {"model": self.model, "top_n": self.top_n})
         max_documents_for(self.model, self.max_documents_per_request)
         self._resolved_settings()
