@@ -564,11 +564,24 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
         llm_kwargs: dict[str, Any] | None,
         prompt_args: dict[str, Any],
     ) -> tuple[list[ChatMessage], dict[str, Any]]:
+        """The chat of a json_schema prediction, once its start event is dispatched."""
+        dispatcher.event(
+            LLMStructuredPredictStartEvent(
+                output_cls=output_cls, template=prompt, template_args=prompt_args
+            )
+        )
         kwargs = {k: v for k, v in (llm_kwargs or {}).items() if k != "tool_choice"}
         kwargs["response_format"] = json_schema_format(
             output_cls.model_json_schema(), name=output_cls.__name__
         )
         return self._extend_messages(prompt.format_messages(**prompt_args)), kwargs
+
+    @staticmethod
+    def _schema_result(output_cls: type[Model], response: ChatResponse) -> Model:
+        """The answer of a json_schema prediction, validated, with its end event dispatched."""
+        result = output_cls.model_validate_json(response.message.content or "")
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+        return result
 
     def structured_predict(
         self,
@@ -596,15 +609,8 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
             return cast(
                 "Model", super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
             )
-        dispatcher.event(
-            LLMStructuredPredictStartEvent(
-                output_cls=output_cls, template=prompt, template_args=prompt_args
-            )
-        )
         messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
-        result = output_cls.model_validate_json(self.chat(messages, **kwargs).message.content or "")
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
+        return self._schema_result(output_cls, self.chat(messages, **kwargs))
 
     async def astructured_predict(
         self,
@@ -619,16 +625,8 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
                 "Model",
                 await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args),
             )
-        dispatcher.event(
-            LLMStructuredPredictStartEvent(
-                output_cls=output_cls, template=prompt, template_args=prompt_args
-            )
-        )
         messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
-        response = await self.achat(messages, **kwargs)
-        result = output_cls.model_validate_json(response.message.content or "")
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
+        return self._schema_result(output_cls, await self.achat(messages, **kwargs))
 
     # -- tool calling --------------------------------------------------------------------------
 
@@ -679,57 +677,26 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
         return prepared
 
     def predict_and_call(
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        error_on_no_tool_call: bool = True,
-        error_on_tool_error: bool = False,
-        **kwargs: Any,
+        self, tools: Sequence[BaseTool], *args: Any, **kwargs: Any
     ) -> AgentChatResponse:
         """Call the model with ``tools`` and run the tool it picks.
+
+        The other arguments are ``FunctionCallingLLM.predict_and_call``'s (``user_msg``,
+        ``chat_history``, ``verbose``, ``allow_parallel_tool_calls`` ...), passed on as given.
 
         Raises:
             ValueError: the model is known not to call tools (before any request), rather than
                 LlamaIndex's fallback to a ReAct agent.
         """
         require_tool_calling(self.model, self.base_url)
-        return super().predict_and_call(
-            tools,
-            user_msg,
-            chat_history,
-            verbose,
-            allow_parallel_tool_calls,
-            error_on_no_tool_call,
-            error_on_tool_error,
-            **kwargs,
-        )
+        return super().predict_and_call(tools, *args, **kwargs)
 
     async def apredict_and_call(
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        error_on_no_tool_call: bool = True,
-        error_on_tool_error: bool = False,
-        **kwargs: Any,
+        self, tools: Sequence[BaseTool], *args: Any, **kwargs: Any
     ) -> AgentChatResponse:
         """Async :meth:`predict_and_call`."""
         require_tool_calling(self.model, self.base_url)
-        return await super().apredict_and_call(
-            tools,
-            user_msg,
-            chat_history,
-            verbose,
-            allow_parallel_tool_calls,
-            error_on_no_tool_call,
-            error_on_tool_error,
-            **kwargs,
-        )
+        return await super().apredict_and_call(tools, *args, **kwargs)
 
     def _validate_chat_with_tools_response(
         self,
