@@ -404,34 +404,34 @@ def _monotonic_deadline(timeout: float | None) -> float | None:
 
 
 def _post(
-    client: openai.OpenAI,
-    request: Request,
-    options: openai.RequestOptions,
-    timeout: float | None,
-    stream: bool = False,
+    client: openai.OpenAI, request: Request, timeout: float | None, stream: bool = False
 ) -> Any:
     """One attempt's ``POST`` of ``request``, bounded as a whole by ``timeout`` seconds."""
     try:
         with deadline_at(_monotonic_deadline(timeout)):
             return client.post(
-                request.path, cast_to=RawResponse, body=request.body, options=options, stream=stream
+                request.path,
+                cast_to=RawResponse,
+                body=request.body,
+                options=_options(request),
+                stream=stream,
             )
     except UnicodeEncodeError as exc:
         raise _unencodable(request, exc) from None
 
 
 async def _apost(
-    client: openai.AsyncOpenAI,
-    request: Request,
-    options: openai.RequestOptions,
-    timeout: float | None,
-    stream: bool = False,
+    client: openai.AsyncOpenAI, request: Request, timeout: float | None, stream: bool = False
 ) -> Any:
     """Async twin of :func:`_post`; the SDK's timeouts are told apart from aiohttp's resets."""
     try:
         return await within(
             client.post(
-                request.path, cast_to=RawResponse, body=request.body, options=options, stream=stream
+                request.path,
+                cast_to=RawResponse,
+                body=request.body,
+                options=_options(request),
+                stream=stream,
             ),
             _loop_deadline(timeout),
         )
@@ -598,12 +598,11 @@ class NovitaClient:
         told of each retry (tenacity's ``RetryCallState``) before its sleep.
         """
         client = self.openai_client
-        options = _options(request)
         timeout = _attempt_seconds(self.settings)
         self._ensure_listing()
 
         def attempt() -> dict[str, Any]:
-            response = _post(client, request, options, timeout)
+            response = _post(client, request, timeout)
             return _decode(response, request.endpoint, check)
 
         with self._secret_kept_out():
@@ -618,12 +617,11 @@ class NovitaClient:
     ) -> dict[str, Any]:
         """Async twin of :meth:`create` (an ``on_retry`` returning an awaitable is awaited)."""
         client = self.async_openai_client
-        options = _options(request)
         timeout = _attempt_seconds(self.settings)
         await self._aensure_listing()
 
         async def attempt() -> dict[str, Any]:
-            response = await _apost(client, request, options, timeout)
+            response = await _apost(client, request, timeout)
             return _decode(response, request.endpoint, check)
 
         with self._secret_kept_out():
@@ -753,13 +751,12 @@ class NovitaClient:
     ) -> Iterator[StreamDelta]:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.openai_client
-        options = _options(request)
         timeout = _attempt_seconds(self.settings)
         self._ensure_listing()
 
         def open_stream() -> tuple[Any, Iterator[bytes], list[StreamDelta]]:
             asm.reset()
-            response = _post(client, request, options, timeout, stream=True)
+            response = _post(client, request, timeout, stream=True)
             events = _sync_events(response, self.settings.read_timeout)
             try:
                 first = self._next_deltas(events, asm)
@@ -813,13 +810,12 @@ class NovitaClient:
     ) -> AsyncIterator[StreamDelta]:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.async_openai_client
-        options = _options(request)
         timeout = _attempt_seconds(self.settings)
         await self._aensure_listing()
 
         async def open_stream() -> tuple[Any, AsyncIterator[bytes], list[StreamDelta]]:
             asm.reset()
-            response = await _apost(client, request, options, timeout, stream=True)
+            response = await _apost(client, request, timeout, stream=True)
             events = _async_events(response, self.settings.read_timeout)
             try:
                 first = await self._anext_deltas(events, asm)
