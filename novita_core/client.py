@@ -505,6 +505,14 @@ def _retyped(exc: openai.APITimeoutError) -> openai.APIConnectionError:
     return openai.APIConnectionError(request=exc.request)
 
 
+async def _retyping(call: Awaitable[T]) -> T:
+    """``await call``; an SDK timeout that really was a reset raises as the connection error."""
+    try:
+        return await call
+    except openai.APITimeoutError as exc:
+        raise _retyped(exc) from exc.__cause__
+
+
 def _stream_failure(exc: BaseException, response: Any, handed: int) -> Exception:
     """Map a failure while reading a stream to the error the caller should see.
 
