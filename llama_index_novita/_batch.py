@@ -135,9 +135,9 @@ class NovitaBatchAPI:
             **kwargs: Request parameters for every line (validated before any upload).
 
         Example:
-            .. code-block:: python
-
-                llm.batch_api_chat([[ChatMessage(role="user", content="Hi")]])[0].message
+            ```python
+            llm.batch_api_chat([[ChatMessage(role="user", content="Hi")]])[0].message
+            ```
         """
         results = self._batches_run(chats, kwargs, poll_interval, timeout)
         return self._outputs(results, self._line_chat, return_exceptions)
