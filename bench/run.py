@@ -1,8 +1,10 @@
 """Benchmark our adapters against the raw openai SDK and the LangChain / LlamaIndex anchors.
 
-Usage (inside a venv with ``pip install -e '.[all]' -r bench/requirements.txt``)::
+Usage (inside a venv with ``pip install -e '.[all]' -r bench/requirements.txt``):
 
-    python bench/run.py [--quick] [--out bench/results/latest.json]
+```bash
+python bench/run.py [--quick] [--out bench/results/latest.json]
+```
 
 The offline Novita server runs in a separate process (so it does not share our GIL); every
 contender runs in its own long-lived worker process (``bench/worker.py``), and repetitions are
