@@ -1,4 +1,4 @@
-"""The fault matrix of issue 5, proven per adapter and per call form against the offline server.
+"""The README's "Errors and retries" table, proven per adapter and call form on the offline server.
 
 Each row is one test parametrized over the driver table in ``drivers`` (ChatNovita, Novita,
 NovitaAI chat and complete, both embedding classes; sync, async, stream and astream where the
