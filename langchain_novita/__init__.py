@@ -4,11 +4,11 @@ Each class is imported on first access (as ``langchain_core``'s own packages do)
 ``NovitaEmbeddings`` never loads the chat-model and tracing machinery behind ``BaseChatModel``.
 
 Example:
-    .. code-block:: python
+    ```python
+    from langchain_novita import ChatNovita
 
-        from langchain_novita import ChatNovita
-
-        ChatNovita().invoke("Hello")
+    ChatNovita().invoke("Hello")
+    ```
 """
 
 from typing import TYPE_CHECKING

@@ -215,7 +215,9 @@ class NovitaGeneration(NovitaConnection):
     _ls_model_type: ClassVar[Literal["chat", "llm"]]
 
     temperature: float | None = None
+    """Sampling temperature, 0 to 2 (lower is more deterministic)."""
     top_p: float | None = None
+    """Nucleus sampling: keep the likeliest tokens up to this probability mass (0 < top_p <= 1)."""
     max_tokens: int | None = Field(
         default=None, validation_alias=AliasChoices("max_tokens", "max_completion_tokens")
     )
@@ -223,14 +225,23 @@ class NovitaGeneration(NovitaConnection):
     stop: list[str] | str | None = Field(
         default=None, validation_alias=AliasChoices("stop", "stop_sequences")
     )
+    """Up to 4 sequences that end the generation (``stop_sequences`` is accepted too)."""
     n: int | None = None
+    """Choices to generate per prompt (1 to 128; one only on a stream)."""
     presence_penalty: float | None = None
+    """-2 to 2: positive values penalise tokens that already appeared."""
     frequency_penalty: float | None = None
+    """-2 to 2: positive values penalise tokens by how often they appeared."""
     repetition_penalty: float | None = None
+    """Novita-only, 0 < value <= 2: 1.0 is none, above 1 discourages repetition."""
     top_k: int | None = None
+    """Novita-only: sample from the ``top_k`` most likely tokens (1 to 128)."""
     min_p: float | None = None
+    """Novita-only, 0 to 1: drop tokens less likely than ``min_p`` times the top token."""
     logit_bias: dict[str | int, int | float] | None = None
+    """Token id -> bias from -100 to 100, added to that token's logit."""
     seed: int | None = None
+    """Seed for best-effort deterministic sampling."""
     streaming: bool = False
     """Stream by default (``invoke`` aggregates the chunks)."""
     stream_usage: bool = True

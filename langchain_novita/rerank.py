@@ -33,10 +33,10 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
     """Novita AI rerankers (``/rerank``) as a LangChain document compressor.
 
     Setup:
-        .. code-block:: bash
-
-            pip install "novita-integrations[langchain]"
-            export NOVITA_API_KEY="your-api-key"
+        ```bash
+        pip install "novita-integrations[langchain]"
+        export NOVITA_API_KEY="your-api-key"
+        ```
 
     Key init args:
         model (alias ``model_name``): Rerank model id; defaults to ``baai/bge-reranker-v2-m3``.
@@ -55,17 +55,17 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
         extra_body: Fields merged into each JSON body as given.
 
     Example:
-        .. code-block:: python
+        ```python
+        from langchain_classic.retrievers import ContextualCompressionRetriever
+        from langchain_novita import NovitaRerank
 
-            from langchain_classic.retrievers import ContextualCompressionRetriever
-            from langchain_novita import NovitaRerank
-
-            reranker = NovitaRerank(top_n=2)
-            reranker.rerank(["Paris is in France", "Bananas are yellow"], "Where is Paris?")
-            retriever = ContextualCompressionRetriever(
-                base_compressor=reranker, base_retriever=vector_store.as_retriever(k=20)
-            )
-            docs = retriever.invoke("Where is Paris?")  # metadata["relevance_score"] set
+        reranker = NovitaRerank(top_n=2)
+        reranker.rerank(["Paris is in France", "Bananas are yellow"], "Where is Paris?")
+        retriever = ContextualCompressionRetriever(
+            base_compressor=reranker, base_retriever=vector_store.as_retriever(k=20)
+        )
+        docs = retriever.invoke("Where is Paris?")  # metadata["relevance_score"] set
+        ```
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid", arbitrary_types_allowed=True)

@@ -134,9 +134,9 @@ class NovitaBatchAPI(BatchAPIVerbs):
             **kwargs: Request parameters for every line (validated before any upload).
 
         Example:
-            .. code-block:: python
-
-                llm.batch_api_chat([[ChatMessage(role="user", content="Hi")]])[0].message
+            ```python
+            llm.batch_api_chat([[ChatMessage(role="user", content="Hi")]])[0].message
+            ```
         """
         requests = self._batch_api_requests(chats, kwargs)
         _, results = self._batch_api_run(requests, poll_interval, timeout)

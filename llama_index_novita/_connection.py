@@ -64,8 +64,18 @@ class NovitaLlamaConnection(ConnectedModel, BaseModel):
     default_headers: dict[str, str] | None = Field(
         default=None, description="Extra headers for every request."
     )
-    http_client: Any = Field(default=None, exclude=True, repr=False)
-    async_http_client: Any = Field(default=None, exclude=True, repr=False)
+    http_client: Any = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="A sync httpx.Client (openai 2.x) or httpx2.Client (openai 3.x) to send with.",
+    )
+    async_http_client: Any = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="The async counterpart, for the async methods.",
+    )
     async_transport: Literal["aiohttp", "httpx"] | None = Field(
         default=None,
         description="Async transport: the SDK's aiohttp one (default) or its httpx one.",

@@ -140,20 +140,20 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
         reasoning_effort: Reasoning depth (the model's levels, e.g. ``"low"``, ``"high"``).
 
     Example:
-        .. code-block:: python
+        ```python
+        from llama_index.core.llms import ChatMessage
+        from llama_index_novita import NovitaAI
 
-            from llama_index.core.llms import ChatMessage
-            from llama_index_novita import NovitaAI
+        llm = NovitaAI(model="meta-llama/llama-3.3-70b-instruct", top_k=40)
+        print(llm.complete("Say hi").text)
+        for chunk in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
+            print(chunk.delta, end="")
 
-            llm = NovitaAI(model="meta-llama/llama-3.3-70b-instruct", top_k=40)
-            print(llm.complete("Say hi").text)
-            for chunk in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
-                print(chunk.delta, end="")
-
-            # Novita's Batch API: one job, answers in input order when it is done
-            llm.batch_api_complete(["Say hi", "Say bye"])
-            batch_id = llm.batch_api_submit([[ChatMessage(role="user", content="Hi")]])
-            llm.batch_api_retrieve(batch_id)  # later: [ChatResponse]
+        # Novita's Batch API: one job, answers in input order when it is done
+        llm.batch_api_complete(["Say hi", "Say bye"])
+        batch_id = llm.batch_api_submit([[ChatMessage(role="user", content="Hi")]])
+        llm.batch_api_retrieve(batch_id)  # later: [ChatResponse]
+        ```
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)

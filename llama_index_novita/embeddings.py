@@ -51,13 +51,13 @@ class NovitaEmbedding(NovitaLlamaConnection, BaseEmbedding):
         callback_manager: LlamaIndex callback manager.
 
     Example:
-        .. code-block:: python
+        ```python
+        from llama_index_novita import NovitaEmbedding
 
-            from llama_index_novita import NovitaEmbedding
-
-            embed = NovitaEmbedding(embed_batch_size=32)
-            vectors = embed.get_text_embedding_batch(["first", "second"])
-            query = embed.get_query_embedding("what is first?")
+        embed = NovitaEmbedding(embed_batch_size=32)
+        vectors = embed.get_text_embedding_batch(["first", "second"])
+        query = embed.get_query_embedding("what is first?")
+        ```
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)

@@ -52,14 +52,14 @@ class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
         callback_manager: LlamaIndex callback manager.
 
     Example:
-        .. code-block:: python
+        ```python
+        from llama_index_novita import NovitaRerank
 
-            from llama_index_novita import NovitaRerank
-
-            engine = index.as_query_engine(
-                similarity_top_k=10, node_postprocessors=[NovitaRerank(top_n=3)]
-            )
-            response = engine.query("What is the capital of France?")
+        engine = index.as_query_engine(
+            similarity_top_k=10, node_postprocessors=[NovitaRerank(top_n=3)]
+        )
+        response = engine.query("What is the capital of France?")
+        ```
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)

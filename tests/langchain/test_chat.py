@@ -26,7 +26,7 @@ from langchain_novita import ChatNovita
 from langchain_novita._messages import dict_to_message, message_to_dict
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.testing import Fault, OfflineNovitaServer
-from tests.langchain.lc_helpers import PNG_1X1
+from tests.langchain.helpers import PNG_1X1
 
 R1 = "deepseek/deepseek-r1-turbo"
 
