@@ -251,6 +251,21 @@ class NovitaGeneration(NovitaConnection):
     extra_body: dict[str, Any] | None = None
     """Fields merged into the JSON body as given (for server fields the table lacks)."""
 
+    # LangChain reads the parameters three times per call (invocation params, LangSmith params,
+    # the request): they are read from the fields once, and again after a field is set.
+    _params: JsonDict | None = PrivateAttr(default=None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in type(self).model_fields:
+            super().__setattr__("_params", None)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Copy, with ``update`` applied (see :meth:`NovitaConnection.model_copy`)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._params = None
+        return copied
+
     @model_validator(mode="before")
     @classmethod
     def _reject_unknown_kwargs(cls, values: Any) -> Any:
@@ -268,8 +283,14 @@ class NovitaGeneration(NovitaConnection):
 
     @property
     def _default_params(self) -> JsonDict:
-        """The request parameters set on this instance (None = left to the server)."""
-        return wire_params(self, self._endpoint)
+        """The request parameters set on this instance (None = left to the server).
+
+        Shared between calls: callers copy it (``{**self._default_params, ...}``).
+        """
+        params = self._params
+        if params is None:
+            params = self._params = wire_params(self, self._endpoint)
+        return params
 
     def _request(
         self, stop: list[str] | None, stream: bool, kwargs: dict[str, Any], **payload: Any
