@@ -25,6 +25,13 @@ class BatchAPIVerbs:
     connection). The model implements :meth:`_batch_api_requests` and
     :meth:`_batch_api_outputs`, and may fill in its own wait defaults in :meth:`_batch_api_wait`.
     Inputs and outputs are typed ``Any``: pydantic wants no ``Generic`` before its ``BaseModel``.
+
+    Example:
+        ```python
+        batch_id = llm.batch_api_submit(inputs, temperature=0)  # no waiting
+        llm.batch_api_status(batch_id)["status"]  # "in_progress" ...
+        answers = llm.batch_api_retrieve(batch_id, timeout=3600)  # in input order
+        ```
     """
 
     def _batch_api_requests(self, inputs: Sequence[Any], kwargs: dict[str, Any]) -> list[Request]:

@@ -160,6 +160,15 @@ class ConnectedModel:
     never the resolved connection or a pool: both are rebuilt lazily where used. Deep copies
     share the user's HTTP clients and carry the core client's settings only (the client builds
     its pool lazily).
+
+    Example:
+        ```python
+        class MyConnection(ConnectedModel, pydantic.BaseModel):
+            api_key: str | None = None
+            base_url: str | None = None
+            ...  # one field per name of SETTINGS_ARGUMENTS
+            _connection: Connection | None = pydantic.PrivateAttr(default=None)
+        ```
     """
 
     _connection_fields: ClassVar[tuple[str, ...]] = SETTINGS_ARGUMENTS

@@ -57,6 +57,11 @@ class RerankOptions(TypedDict, total=False):
     ``top_n`` (how many of the best documents to return; None: all), ``max_documents``
     (documents per request; None: the model's known limit) and ``extra_body`` (fields merged
     into each JSON body as given).
+
+    Example:
+        ```python
+        client.rerank(model, "Where is Paris?", documents, top_n=2, max_documents=100)
+        ```
     """
 
     top_n: int | None
