@@ -21,7 +21,6 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 from novita_core.testing.replies.chat_plan import ChatPlan, ToolCall
@@ -188,15 +187,19 @@ def _reply_text(
     body: dict[str, Any], messages: list[dict[str, Any]], user_text: str, user_images: int
 ) -> str:
     fmt = body.get("response_format") or {}
-    formatted = _FORMATTED.get(fmt.get("type"))
-    values_text = user_text
-    if messages[-1]["role"] == "tool":
-        results = _tool_results(messages)
-        if formatted is None:
-            return "The tool returned: " + "; ".join(results)
-        values_text = " ".join([*results, user_text])
-    if formatted is not None:
-        return json.dumps(formatted(fmt, user_text, values_text, messages), ensure_ascii=False)
+    results = _tool_results(messages)
+    values_text = " ".join([*results, user_text])
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return json.dumps(
+            fill_schema(schema or {"type": "object"}, values_text), ensure_ascii=False
+        )
+    if fmt.get("type") == "json_object":
+        answer = json_object(user_text, messages, values_text=values_text)
+        return json.dumps(answer, ensure_ascii=False)
+    if results:
+        return "The tool returned: " + "; ".join(results)
     directive = words_directive([content_text(m.get("content"))[0] for m in messages])
     if directive is not None:
         return exact_words(WORDS_DIRECTIVE.sub(" ", user_text), directive)
@@ -204,6 +207,7 @@ def _reply_text(
 
 
 def _tool_results(messages: list[dict[str, Any]]) -> list[str]:
+    """The contents of the tool messages that end the conversation."""
     results: list[str] = []
     for message in reversed(messages):
         if message["role"] != "tool":
@@ -212,51 +216,23 @@ def _tool_results(messages: list[dict[str, Any]]) -> list[str]:
     return results[::-1]
 
 
-def _schema_answer(
-    fmt: dict[str, Any], user_text: str, values_text: str, messages: list[dict[str, Any]]
-) -> Any:
-    spec = fmt.get("json_schema") or {}
-    schema = spec.get("schema") if isinstance(spec, dict) else None
-    return fill_schema(schema or {"type": "object"}, values_text)
-
-
-def _json_mode_answer(
-    fmt: dict[str, Any], user_text: str, values_text: str, messages: list[dict[str, Any]]
-) -> Any:
-    return json_object(user_text, messages, values_text=values_text)
-
-
-_FORMATTED: dict[Any, Callable[[dict[str, Any], str, str, list[dict[str, Any]]], Any]] = {
-    "json_schema": _schema_answer,
-    "json_object": _json_mode_answer,
-}
-"""``response_format.type`` -> the JSON value of the answer."""
-
-
-def _tool_name_parts(name: str) -> list[str]:
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
-    return [p.lower() for p in re.split(r"[^A-Za-z0-9]+", spaced) if p]
-
-
 def _pick_tool(tools: list[dict[str, Any]], text: str) -> dict[str, Any]:
+    """The tool the text points at most: its name, the parts of its name, its description."""
     lowered = text.lower()
     words = set(re.findall(r"\w+", lowered))
-    best = tools[0]
-    best_score = 0
-    for candidate in tools:
-        fn = candidate.get("function", {})
-        name = str(fn.get("name", ""))
-        score = 10 if name and name.lower() in lowered else 0
-        score += 3 * sum(1 for p in _tool_name_parts(name) if len(p) >= 3 and p in words)
-        description = str(fn.get("description", "")).lower()
-        score += sum(
-            1
-            for w in set(re.findall(r"\w+", description))
-            if len(w) >= 4 and w not in _STOPWORDS and w in words
+
+    def score(tool: dict[str, Any]) -> int:
+        name = str(tool["function"]["name"])
+        spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower()
+        parts = {p for p in re.split(r"[^a-z0-9]+", spaced) if len(p) >= 3}
+        described = set(re.findall(r"\w{4,}", str(tool["function"].get("description", "")).lower()))
+        return (
+            10 * (name.lower() in lowered)
+            + 3 * len(parts & words)
+            + len(described & words - _STOPWORDS)
         )
-        if score > best_score:
-            best, best_score = candidate, score
-    return best
+
+    return max(tools, key=score)
 
 
 def _parse_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -266,7 +242,7 @@ def _parse_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise ApiError(400, f"messages[{i}] must be an object with a string role")
-        if message["role"] not in ("system", "developer", "user", "assistant", "tool", "function"):
+        if message["role"] not in _ROLES:
             raise ApiError(400, f"messages[{i}].role is invalid: {message['role']!r}")
     return messages
 
