@@ -90,6 +90,7 @@ class Fault:
             retry_after_ms: Milliseconds for a ``retry-after-ms`` header.
             message: Error message (a default naming the injected fault otherwise).
             reason: Reason token (Novita's token for ``code`` otherwise).
+            path: Path suffix the fault is limited to.
         """
         return cls(
             "status",
@@ -103,8 +104,7 @@ class Fault:
 
     @classmethod
     def reset(cls, *, path: str | None = None) -> Fault:
-        """Close the TCP connection (RST) after reading the request, before any response byte.
-        """
+        """Close the TCP connection (RST) after reading the request, before any response byte."""
         return cls("reset", path=path)
 
     @classmethod
@@ -116,6 +116,7 @@ class Fault:
 
         Args:
             after_chunks: SSE events sent before the cut.
+            path: Path suffix the fault is limited to.
         """
         return cls("drop_stream", after_chunks=after_chunks, path=path)
 
@@ -125,13 +126,13 @@ class Fault:
 
         Args:
             seconds: Delay before the first response byte.
+            path: Path suffix the fault is limited to.
         """
         return cls("stall", seconds=seconds, path=path)
 
     @classmethod
     def malformed_json(cls, *, path: str | None = None) -> Fault:
-        """Answer 200 ``application/json`` with a body that is not JSON.
-        """
+        """Answer 200 ``application/json`` with a body that is not JSON."""
         return cls("malformed_json", path=path)
 
     @classmethod
@@ -149,6 +150,7 @@ class Fault:
         Args:
             location: The ``Location`` header value (absolute URL or path).
             status: The 3xx status; 307 and 308 keep the method and body.
+            path: Path suffix the fault is limited to.
         """
         return cls("redirect", status_code=status, location=location, path=path)
 
@@ -167,13 +169,13 @@ class Fault:
             message: The error message.
             code: The error code (a status number or a token).
             flat: Novita's flat ``{"code", "reason", "message"}`` instead of the envelope.
+            path: Path suffix the fault is limited to.
         """
         return cls("error_body", message=message, code=code, flat=flat, path=path)
 
     @classmethod
     def empty_choices(cls, *, path: str | None = None) -> Fault:
-        """Answer HTTP 200 with ``choices: []`` (a stream: one such chunk, then ``[DONE]``).
-        """
+        """Answer HTTP 200 with ``choices: []`` (a stream: one such chunk, then ``[DONE]``)."""
         return cls("empty_choices", path=path)
 
     @classmethod
@@ -196,6 +198,7 @@ class Fault:
             message: The error message.
             code: The error code (a status number or a token).
             close: Close the connection after the error event instead of sending ``[DONE]``.
+            path: Path suffix the fault is limited to.
         """
         return cls(
             "stream_error",
@@ -212,6 +215,7 @@ class Fault:
 
         Args:
             interval: Seconds between two bytes (a slow-loris server).
+            path: Path suffix the fault is limited to.
         """
         return cls("drip", seconds=interval, path=path)
 

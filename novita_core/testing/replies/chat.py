@@ -36,7 +36,6 @@ from novita_core.testing.replies.common import (
     exact_words,
     hash_hex,
     require_model,
-    require_object_with_model,
     stop_list,
     wants_usage,
     word_count,
@@ -73,9 +72,8 @@ def build_chat(
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).
     """
-    require_object_with_model(body)
-    messages = _parse_messages(body)
     entry = require_model(body, models, "chat")
+    messages = _parse_messages(body)
     check_ranges(body, "chat")
     tools = _validate_tools(body)
     forced = _forced_tool(body.get("tool_choice"), tools)

@@ -9,8 +9,8 @@ from typing import Any
 from novita_core.testing.replies.common import (
     SYSTEM_FINGERPRINT,
     dumps,
-    logprob,
     split_tokens,
+    top_logprobs,
     word_count,
 )
 
@@ -238,16 +238,9 @@ def _fragments(arguments: str) -> list[str]:
 
 
 def chat_logprob_entry(token: str, position: int, top: int) -> dict[str, Any]:
-    lp = logprob(token, position)
-    alternatives = [{"token": token, "logprob": lp, "bytes": list(token.encode())}]
-    for k in range(1, top):
-        alt = f"{token.strip()}#{k}"
-        alternatives.append(
-            {"token": alt, "logprob": round(lp - 1.5 * k, 4), "bytes": list(alt.encode())}
-        )
-    return {
-        "token": token,
-        "logprob": lp,
-        "bytes": list(token.encode()),
-        "top_logprobs": alternatives[:top],
-    }
+    """One entry of a chat choice's ``logprobs.content``."""
+    entries = [
+        {"token": text, "logprob": lp, "bytes": list(text.encode())}
+        for text, lp in top_logprobs(token, position, top)
+    ]
+    return {**entries[0], "top_logprobs": entries[:top]}

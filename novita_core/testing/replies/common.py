@@ -137,16 +137,15 @@ def check_ranges(body: dict[str, Any], endpoint: Endpoint) -> None:
         raise ApiError(400, str(exc)) from None
 
 
-def require_object_with_model(body: Any) -> None:
-    """Refuse a body that is not an object with a non-empty ``model``."""
+def require_model(body: Any, models: dict[str, ModelEntry], kind: str) -> ModelEntry:
+    """The entry of the body's ``model``, a model of ``kind``.
+
+    Raises:
+        ApiError: 400 for a body that is not an object with a ``model`` or a model of another
+            kind, 404 for an unknown model.
+    """
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
-    if not isinstance(body.get("model"), str) or not body.get("model"):
-        raise ApiError(400, "model is required and must be a non-empty string")
-
-
-def require_model(body: dict[str, Any], models: dict[str, ModelEntry], kind: str) -> ModelEntry:
-    """The body's model entry: 404 when unknown, 400 when of another ``kind``."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise ApiError(400, "model is required and must be a non-empty string")
@@ -154,7 +153,7 @@ def require_model(body: dict[str, Any], models: dict[str, ModelEntry], kind: str
     if entry is None:
         raise ApiError(404, f"model not found: {model}")
     if entry.kind != kind:
-        raise ApiError(400, f"model {model} is a {entry.kind} model and cannot serve this endpoint")
+        raise ApiError(400, f"model {model} is not a {kind} model")
     return entry
 
 
@@ -279,6 +278,7 @@ def stop_list(body: dict[str, Any]) -> list[str]:
     return []
 
 
-def logprob(token: str, position: int) -> float:
-    """The deterministic log-probability of ``token`` at ``position``."""
-    return -round(0.01 * ((len(token) * 7 + position * 3) % 23 + 1), 4)
+def top_logprobs(token: str, position: int, top: int) -> list[tuple[str, float]]:
+    """``token`` and ``top - 1`` made-up alternatives, with deterministic log-probabilities."""
+    lp = -round(0.01 * ((len(token) * 7 + position * 3) % 23 + 1), 4)
+    return [(token, lp)] + [(f"{token.strip()}#{k}", round(lp - 1.5 * k, 4)) for k in range(1, top)]

@@ -15,7 +15,6 @@ from novita_core.testing.replies.common import (
     ApiError,
     check_ranges,
     require_model,
-    require_object_with_model,
     text_inputs,
     word_count,
 )
@@ -59,18 +58,12 @@ def build_embeddings(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).
     """
-    require_object_with_model(body)
-    inputs = text_inputs(body.get("input"))
-    if inputs is None:
-        raise ApiError(400, "input must be a string, a list of strings or token arrays")
-    if not inputs:
-        raise ApiError(400, "input must not be empty")
-    if any(not s for s in inputs):
-        raise ApiError(400, "input must not contain empty strings")
     entry = require_model(body, models, "embedding")
+    inputs = text_inputs(body.get("input"))
+    if not inputs or not all(inputs):
+        raise ApiError(400, "input must be a non-empty string, list of strings or token arrays")
     check_ranges(body, "embeddings")
-    dims = body.get("dimensions")
-    size = dims or entry.dimensions or DEFAULT_EMBEDDING_DIMENSIONS
+    size = body.get("dimensions") or entry.dimensions or DEFAULT_EMBEDDING_DIMENSIONS
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):
         raise ApiError(400, f"encoding_format must be float or base64, got {json.dumps(encoding)}")
