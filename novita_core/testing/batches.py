@@ -22,13 +22,13 @@ from novita_core.testing.replies import (
     ApiError,
     ChatPlan,
     CompletionPlan,
-    ModelEntry,
+    ModelInfo,
     build_chat,
     build_completion,
     dumps,
 )
 
-BATCH_ENDPOINTS: dict[str, Callable[[Any, dict[str, ModelEntry]], ChatPlan | CompletionPlan]] = {
+BATCH_ENDPOINTS: dict[str, Callable[[Any, dict[str, ModelInfo]], ChatPlan | CompletionPlan]] = {
     "/v1/chat/completions": build_chat,
     "/v1/completions": build_completion,
 }
@@ -85,7 +85,7 @@ class BatchStore:
         batches: Stored batches by id.
     """
 
-    def __init__(self, models: Callable[[], dict[str, ModelEntry]]) -> None:
+    def __init__(self, models: Callable[[], dict[str, ModelInfo]]) -> None:
         self._models = models
         self.polls_per_status = 1
         self.files: dict[str, StoredFile] = {}

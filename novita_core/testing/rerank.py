@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from novita_core.testing.replies import ApiError, ModelEntry
+from novita_core.testing.replies import ApiError, ModelInfo
 from novita_core.testing.replies.common import check_ranges, hash_hex, require_model
 
 __all__ = ["RERANK_PATH", "build_rerank", "relevance"]
@@ -50,7 +50,7 @@ def relevance(query: str, document: str) -> float:
     return round(score, 6)
 
 
-def build_rerank(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:
+def build_rerank(body: Any, models: dict[str, ModelInfo]) -> dict[str, Any]:
     """Validate a ``/rerank`` body like Novita and return the answer.
 
     Args:

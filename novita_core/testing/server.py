@@ -26,13 +26,14 @@ from novita_core.testing.batches import BatchStore
 from novita_core.testing.faults import FAULT_HEADER, Fault, FaultKind
 from novita_core.testing.replies import (
     ApiError,
-    ModelEntry,
+    ModelInfo,
     build_chat,
     build_completion,
     build_embeddings,
     catalog_models,
     dumps,
     error_body,
+    listing,
 )
 from novita_core.testing.replies.scripted import Script, ScriptedReply
 from novita_core.testing.rerank import RERANK_PATH, build_rerank
@@ -127,7 +128,7 @@ class OfflineNovitaServer(LoopbackServer):
         self.api_key = api_key
         self.latency = latency
         self.chunk_delay = chunk_delay
-        self._models: dict[str, ModelEntry] = catalog_models()
+        self._models: dict[str, ModelInfo] = catalog_models()
         for model_id in extra_models:
             self.add_model(model_id)
         self._lock = threading.Lock()
@@ -270,9 +271,10 @@ class OfflineNovitaServer(LoopbackServer):
             inline_think: Write reasoning inline as ``<think>...</think>`` in ``content``.
         """
         models = dict(self._models)
-        models[model_id] = ModelEntry(
-            model_id, context_size, max_output_tokens, kind, reasoning, dimensions, tool_calling,
-            structured_output, input_modalities, input_price, output_price, inline_think,
+        models[model_id] = ModelInfo(
+            model_id, context_size, max_output_tokens, tool_calling, structured_output, reasoning,
+            "image" in input_modalities, kind, dimensions, input_modalities=input_modalities,
+            inline_think=inline_think, input_price=input_price, output_price=output_price,
         )  # fmt: skip
         # Replace rather than mutate so the loop thread never sees a dict mid-update.
         self._models = models
@@ -377,12 +379,12 @@ class OfflineNovitaServer(LoopbackServer):
 
     def _listing(self, path: str) -> dict[str, Any]:
         if path.endswith("/models"):
-            return {"data": [m.listing() for m in self._models.values()]}
+            return {"data": [listing(m) for m in self._models.values()]}
         model_id = path.rsplit("/models/", 1)[1]
         entry = self._models.get(model_id)
         if entry is None:
             raise ApiError(404, f"model not found: {model_id}")
-        return entry.listing()
+        return listing(entry)
 
     @property
     def _builders(self) -> dict[str, Callable[[Any], dict[str, Any] | faults.Plan]]:

@@ -41,7 +41,7 @@ from novita_core.testing.replies.common import (
     word_count,
     words_directive,
 )
-from novita_core.testing.replies.models import ModelEntry
+from novita_core.testing.replies.models import ModelInfo
 from novita_core.testing.replies.schema import fill_schema, json_object
 
 __all__ = ["build_chat"]
@@ -59,7 +59,7 @@ _FORMATS = ("text", "json_object", "json_schema")
 
 
 def build_chat(
-    body: Any, models: dict[str, ModelEntry], prompt_cache: set[str] | None = None
+    body: Any, models: dict[str, ModelInfo], prompt_cache: set[str] | None = None
 ) -> ChatPlan:
     """Validate a ``/chat/completions`` body and plan the deterministic reply.
 
@@ -258,7 +258,7 @@ def _validate_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     return tools
 
 
-def _is_reasoning(entry: ModelEntry, body: dict[str, Any]) -> bool:
+def _is_reasoning(entry: ModelInfo, body: dict[str, Any]) -> bool:
     thinking = body.get("thinking")
     switched_off = body.get("enable_thinking") is False or (
         isinstance(thinking, dict) and thinking.get("type") == "disabled"

@@ -13,7 +13,7 @@ import re
 from typing import Any, TypeGuard
 
 from novita_core.params import PARAMETERS, Endpoint, InvalidParameterError, check_raw_values
-from novita_core.testing.replies.models import ModelEntry
+from novita_core.testing.replies.models import ModelInfo
 
 MAX_ECHO_WORDS = 100
 IMAGE_TOKENS = 85
@@ -137,7 +137,7 @@ def check_ranges(body: dict[str, Any], endpoint: Endpoint) -> None:
         raise ApiError(400, str(exc)) from None
 
 
-def require_model(body: Any, models: dict[str, ModelEntry], kind: str) -> ModelEntry:
+def require_model(body: Any, models: dict[str, ModelInfo], kind: str) -> ModelInfo:
     """The entry of the body's ``model``, a model of ``kind``.
 
     Raises:

@@ -29,7 +29,7 @@ from novita_core.testing.replies.common import (
     word_count,
     words_directive,
 )
-from novita_core.testing.replies.models import ModelEntry
+from novita_core.testing.replies.models import ModelInfo
 
 __all__ = ["CompletionPlan", "build_completion"]
 
@@ -90,7 +90,7 @@ class CompletionPlan:
             yield dumps(self._envelope(choices=[], usage=self.usage()))
 
 
-def build_completion(body: Any, models: dict[str, ModelEntry]) -> CompletionPlan:
+def build_completion(body: Any, models: dict[str, ModelInfo]) -> CompletionPlan:
     """Validate a ``/completions`` body and plan the deterministic reply.
 
     Args:

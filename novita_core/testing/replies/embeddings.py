@@ -18,7 +18,7 @@ from novita_core.testing.replies.common import (
     text_inputs,
     word_count,
 )
-from novita_core.testing.replies.models import ModelEntry
+from novita_core.testing.replies.models import ModelInfo
 
 __all__ = ["build_embeddings", "embed_text"]
 
@@ -48,7 +48,7 @@ def embed_text(text: str, dimensions: int) -> list[float]:
     return [v / norm for v in vector]
 
 
-def build_embeddings(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:
+def build_embeddings(body: Any, models: dict[str, ModelInfo]) -> dict[str, Any]:
     """Validate an ``/embeddings`` body and return the response object.
 
     Args:
@@ -63,7 +63,7 @@ def build_embeddings(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]
     if not inputs or not all(inputs):
         raise ApiError(400, "input must be a non-empty string, list of strings or token arrays")
     check_ranges(body, "embeddings")
-    size = body.get("dimensions") or entry.dimensions or DEFAULT_EMBEDDING_DIMENSIONS
+    size = body.get("dimensions") or entry.embedding_dimensions or DEFAULT_EMBEDDING_DIMENSIONS
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):
         raise ApiError(400, f"encoding_format must be float or base64, got {json.dumps(encoding)}")
