@@ -22,16 +22,7 @@ from novita_core.testing.faults.header import (
 )
 from novita_core.testing.replies import dumps, error_body, reason_for_status
 
-__all__ = [
-    "DripWriter",
-    "act",
-    "empty_choices",
-    "error_object",
-    "send_answer",
-    "send_events",
-    "send_json",
-    "shape_stream",
-]
+__all__ = ["Plan", "act", "send_answer", "send_events", "send_json"]
 
 
 def error_object(message: str, code: int | str | None, *, flat: bool) -> dict[str, Any]:
