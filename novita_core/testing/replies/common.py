@@ -39,6 +39,7 @@ QUOTED = re.compile(
     r"(?<![\w])'([^'\n]+)'(?![\w])|\"([^\"\n]+)\"|`([^`\n]+)`"
     r"|\u201c([^\u201d\n]+)\u201d|\u2018([^\u2019\n]+)\u2019|\u300c([^\u300d\n]+)\u300d"
 )
+_IMAGE_PARTS = ("image_url", "image")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FILLER = re.findall(
     r"\S+",
@@ -48,28 +49,14 @@ _FILLER = re.findall(
 
 
 def reason_for_status(status: int) -> str:
-    """Return Novita's ``reason`` token for an HTTP status.
-
-    Args:
-        status: HTTP status code.
-    """
+    """Novita's ``reason`` token for an HTTP status."""
     return _REASONS.get(status, "UNKNOWN_ERROR")
 
 
 def error_body(status: int, message: str, reason: str | None = None) -> dict[str, Any]:
-    """Build Novita's flat error object.
-
-    Args:
-        status: HTTP status code, echoed as ``code``.
-        message: Human-readable detail.
-        reason: Reason token; derived from ``status`` when omitted.
-    """
-    return {
-        "code": status,
-        "reason": reason or reason_for_status(status),
-        "message": message,
-        "metadata": {},
-    }
+    """Novita's flat error object: ``status`` as ``code``, its reason token unless given."""
+    reason = reason or reason_for_status(status)
+    return {"code": status, "reason": reason, "message": message, "metadata": {}}
 
 
 class ApiError(Exception):
@@ -93,11 +80,7 @@ class ApiError(Exception):
 
 
 def dumps(payload: Any) -> bytes:
-    """Compact UTF-8 JSON, the encoding of every body the server sends.
-
-    Args:
-        payload: Any JSON-serialisable value.
-    """
+    """Compact UTF-8 JSON, the encoding of every body the server sends."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -178,33 +161,22 @@ def text_inputs(value: Any) -> list[str] | None:
 
 
 def split_tokens(text: str) -> list[str]:
-    """Split text into tokens: each whitespace-separated word with its leading whitespace.
-
-    Args:
-        text: Any text. Joining the result gives back ``text`` minus trailing whitespace.
-    """
+    """The tokens of ``text``: each word with its leading whitespace (no trailing whitespace)."""
     return _TOKEN.findall(text)
 
 
 def content_text(content: Any) -> tuple[str, int]:
     """Return (text, image part count) of a message ``content`` (string or list of parts)."""
-    if content is None:
-        return "", 0
-    if isinstance(content, str):
-        return content, 0
-    if isinstance(content, list):
-        texts: list[str] = []
-        images = 0
-        for part in content:
-            if isinstance(part, str):
-                texts.append(part)
-            elif isinstance(part, dict):
-                if part.get("type") in ("image_url", "image"):
-                    images += 1
-                elif isinstance(part.get("text"), str):
-                    texts.append(part["text"])
-        return " ".join(texts), images
-    return str(content), 0
+    if not isinstance(content, list):
+        return ("" if content is None else str(content)), 0
+    parts = [part if isinstance(part, dict) else {"text": part} for part in content]
+    images = sum(1 for part in parts if part.get("type") in _IMAGE_PARTS)
+    texts = [
+        p["text"]
+        for p in parts
+        if p.get("type") not in _IMAGE_PARTS and isinstance(p.get("text"), str)
+    ]
+    return " ".join(texts), images
 
 
 def word_count(text: str) -> int:
@@ -220,11 +192,8 @@ def hash_hex(*parts: Any, length: int = 24) -> str:
 
 def words_directive(texts: list[str]) -> int | None:
     """The ``N`` of the last ``[[words:N]]`` directive in ``texts``, if any."""
-    found: int | None = None
-    for text in texts:
-        for match in WORDS_DIRECTIVE.finditer(text):
-            found = int(match.group(1))
-    return found
+    found = [int(match.group(1)) for text in texts for match in WORDS_DIRECTIVE.finditer(text)]
+    return found[-1] if found else None
 
 
 def exact_words(seed_text: str, count: int) -> str:
@@ -241,10 +210,8 @@ def exact_words(seed_text: str, count: int) -> str:
 def echo_text(text: str, images: int) -> str:
     """The echo reply: ``"Echo: <text>"`` (at most 100 words), images mentioned."""
     words = WORDS_DIRECTIVE.sub(" ", text).split()[:MAX_ECHO_WORDS]
-    prefix = ""
-    if images:
-        prefix = f"I see {images} image{'s' if images > 1 else ''}. "
-    return (prefix + "Echo: " + " ".join(words)).strip() if words else (prefix + "Echo:").strip()
+    prefix = f"I see {images} image{'s' if images > 1 else ''}. " if images else ""
+    return " ".join([prefix + "Echo:", *words])
 
 
 def apply_limits(text: str, stop: list[str], max_tokens: int | None) -> tuple[str, str]:
@@ -271,11 +238,8 @@ def wants_usage(body: dict[str, Any]) -> bool:
 def stop_list(body: dict[str, Any]) -> list[str]:
     """The body's stop sequences as a list."""
     stop = body.get("stop")
-    if isinstance(stop, str):
-        return [stop]
-    if isinstance(stop, list):
-        return [s for s in stop if isinstance(s, str)]
-    return []
+    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
+    return [s for s in stops if isinstance(s, str)]
 
 
 def top_logprobs(token: str, position: int, top: int) -> list[tuple[str, float]]:
