@@ -78,10 +78,6 @@ async def _status(fault: Fault, streaming: bool, responder: Responder) -> bool:
     return await responder.send(fault.status_code, dumps(body), headers)
 
 
-async def _stall(fault: Fault, streaming: bool, responder: Responder) -> None:
-    await asyncio.sleep(fault.seconds)
-
-
 async def _drip(fault: Fault, streaming: bool, responder: Responder) -> None:
     responder.writer = DripWriter(responder.writer, fault.seconds)
 
@@ -90,23 +86,19 @@ async def _reset(fault: Fault, streaming: bool, responder: Responder) -> bool:
     return responder.abort()
 
 
-async def _redirect(fault: Fault, streaming: bool, responder: Responder) -> bool:
-    return await responder.send(fault.status_code, b"", [("Location", fault.location or "/")])
-
-
-async def _malformed_json(fault: Fault, streaming: bool, responder: Responder) -> bool:
-    return await responder.send(200, b'{"id": "chatcmpl-broken", "choices": [')
-
-
 _ACTIONS: dict[str, FaultAction] = {
     "error_body": _error_body,
     "stream_error": _error_body,
     "status": _status,
-    "stall": _stall,
+    "stall": lambda fault, streaming, responder: asyncio.sleep(fault.seconds),
     "drip": _drip,
     "reset": _reset,
-    "redirect": _redirect,
-    "malformed_json": _malformed_json,
+    "redirect": lambda fault, streaming, responder: responder.send(
+        fault.status_code, b"", [("Location", fault.location or "/")]
+    ),
+    "malformed_json": lambda fault, streaming, responder: responder.send(
+        200, b'{"id": "chatcmpl-broken", "choices": ['
+    ),
 }
 """Fault kind -> what it does before routing (the kinds absent here change the answer itself)."""
 
