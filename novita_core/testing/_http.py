@@ -12,7 +12,7 @@ import socket
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from http import HTTPStatus
+from http.client import responses
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -214,10 +214,7 @@ def _head(
     length: int | None,
     extra: list[tuple[str, str]] | None = None,
 ) -> bytes:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Unknown"
+    phrase = responses.get(status, "Unknown")
     lines = [f"HTTP/1.1 {status} {phrase}", f"Content-Type: {content_type}"]
     if length is None:
         lines += ["Transfer-Encoding: chunked", "Cache-Control: no-cache"]
@@ -229,10 +226,7 @@ def _head(
 
 
 def _plain(status: int, text: bytes) -> bytes:
-    return (
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: text/plain\r\n"
-        f"Content-Length: {len(text)}\r\nConnection: close\r\n\r\n"
-    ).encode() + text
+    return _head(status, "text/plain", False, len(text)) + text
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
