@@ -92,15 +92,7 @@ class Fault:
             reason: Reason token (Novita's token for ``code`` otherwise).
             path: Path suffix the fault is limited to.
         """
-        return cls(
-            "status",
-            status_code=code,
-            retry_after=retry_after,
-            retry_after_ms=retry_after_ms,
-            message=message,
-            reason=reason,
-            path=path,
-        )
+        return cls("status", code, retry_after, retry_after_ms, message, reason, path=path)
 
     @classmethod
     def reset(cls, *, path: str | None = None) -> Fault:
