@@ -59,12 +59,7 @@ class HttpRequest:
 async def read_request(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> HttpRequest | None:
-    """Read the next request of a connection; None when it closed or sent garbage (answered).
-
-    Args:
-        reader: The connection's reader.
-        writer: Its writer, for ``100 Continue`` and for refusing a bad request line.
-    """
+    """Read the next request of a connection; None when it closed or sent garbage (answered)."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError:
@@ -153,14 +148,7 @@ class Responder:
         status: int = 200,
         headers: list[tuple[str, str]] | None = None,
     ) -> bool:
-        """Stream SSE ``events`` (each already framed, see :func:`sse`) in a chunked body.
-
-        Args:
-            events: The events, in order.
-            end: How the stream ends.
-            status: The response status.
-            headers: Extra response headers.
-        """
+        """Stream SSE ``events`` (each already framed, see :func:`sse`) in a chunked body."""
         writer = self.writer
         writer.write(_head(status, "text/event-stream", self.keep_alive, None, headers))
         pending: list[bytes] = []

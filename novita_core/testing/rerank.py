@@ -53,10 +53,6 @@ def relevance(query: str, document: str) -> float:
 def build_rerank(body: Any, models: dict[str, ModelInfo]) -> dict[str, Any]:
     """Validate a ``/rerank`` body like Novita and return the answer.
 
-    Args:
-        body: Parsed JSON body.
-        models: The server's models by id; rerank models are those of kind ``"rerank"``.
-
     Raises:
         ApiError: 400 for an invalid body or a model that does not rerank; 404 for an unknown
             model.

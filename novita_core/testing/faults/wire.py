@@ -26,13 +26,7 @@ __all__ = ["Plan", "act", "send_answer", "send_events", "send_json"]
 
 
 def error_object(message: str, code: int | str | None, *, flat: bool) -> dict[str, Any]:
-    """A 200 error body: OpenAI's ``{"error": {...}}`` envelope, or Novita's flat body.
-
-    Args:
-        message: The provider's message.
-        code: The provider's code (a status number or a token).
-        flat: Novita's flat ``{"code", "reason", "message"}`` instead of the envelope.
-    """
+    """A 200 error body: OpenAI's ``{"error": {...}}`` envelope, or Novita's flat body."""
     if flat:
         reason = reason_for_status(code) if isinstance(code, int) else code
         return {"code": code, "reason": reason, "message": message}
@@ -106,11 +100,6 @@ _ACTIONS: dict[str, FaultAction] = {
 async def act(fault: Fault, streaming: bool, responder: Responder) -> bool | None:
     """Apply ``fault`` before the request is routed.
 
-    Args:
-        fault: The fault of this request.
-        streaming: Whether the request asks for a stream.
-        responder: Where the response goes.
-
     Returns:
         None when the request goes on to be answered (perhaps later, or slower); otherwise the
         response was sent, and whether the connection stays open.
@@ -120,12 +109,7 @@ async def act(fault: Fault, streaming: bool, responder: Responder) -> bool | Non
 
 
 def shape_stream(fault: Fault | None, events: Iterable[bytes]) -> tuple[Iterable[bytes], StreamEnd]:
-    """The events a stream sends under ``fault``, and how the stream ends.
-
-    Args:
-        fault: The request's fault, if any.
-        events: The SSE events of the normal answer, without ``[DONE]``.
-    """
+    """The events a stream sends under ``fault``, and how the stream ends."""
     if fault is None:
         return events, "done"
     if fault.kind == "drop_stream":

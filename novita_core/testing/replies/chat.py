@@ -63,11 +63,8 @@ def build_chat(
 ) -> ChatPlan:
     """Validate a ``/chat/completions`` body and plan the deterministic reply.
 
-    Args:
-        body: Parsed JSON body.
-        models: Known models by id.
-        prompt_cache: Prompt-prefix keys seen before; repeated prefixes are reported as
-            ``usage.prompt_tokens_details.cached_tokens``. Updated in place.
+    ``prompt_cache`` holds the prompt-prefix keys seen before (updated in place): repeated
+    prefixes are reported as ``usage.prompt_tokens_details.cached_tokens``.
 
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).

@@ -106,10 +106,6 @@ _LIMITED: dict[Endpoint, tuple[str, ...]] = {
 def check_ranges(body: dict[str, Any], endpoint: Endpoint) -> None:
     """Refuse a value outside the range :mod:`novita_core.params` gives it, as Novita does.
 
-    Args:
-        body: The request body.
-        endpoint: Which endpoint's rows apply.
-
     Raises:
         ApiError: 400 naming the parameter and its range.
     """

@@ -93,10 +93,6 @@ class CompletionPlan:
 def build_completion(body: Any, models: dict[str, ModelInfo]) -> CompletionPlan:
     """Validate a ``/completions`` body and plan the deterministic reply.
 
-    Args:
-        body: Parsed JSON body.
-        models: Known models by id.
-
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).
     """

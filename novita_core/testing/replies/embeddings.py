@@ -31,10 +31,6 @@ def embed_text(text: str, dimensions: int) -> list[float]:
     Words are feature-hashed (so texts sharing words have a higher cosine similarity, which makes
     retrieval tests meaningful) on top of a small per-text component that keeps distinct texts
     distinct.
-
-    Args:
-        text: The input text.
-        dimensions: Vector length.
     """
     seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
     rng = random.Random(seed)
@@ -50,10 +46,6 @@ def embed_text(text: str, dimensions: int) -> list[float]:
 
 def build_embeddings(body: Any, models: dict[str, ModelInfo]) -> dict[str, Any]:
     """Validate an ``/embeddings`` body and return the response object.
-
-    Args:
-        body: Parsed JSON body.
-        models: Known models by id.
 
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).
