@@ -37,6 +37,12 @@ BATCH_ENDPOINTS: dict[str, Callable[[Any, dict[str, ModelInfo]], ChatPlan | Comp
 COMPLETION_WINDOWS = ("48h",)
 STATUS_STEPS = {"validating": "in_progress", "in_progress": "completed", "cancelling": "cancelled"}
 
+_UNSET_UNTIL_LATER = (
+    "output_file_id", "error_file_id", "errors", "in_progress_at", "completed_at", "cancelled_at",
+    "failed_at",
+)  # fmt: skip
+"""Batch fields that stay None until the batch gets that far."""
+
 Reply = tuple[int, Any]
 """HTTP status and a JSON payload (or ``bytes`` for file content)."""
 
@@ -189,14 +195,8 @@ class BatchStore:
             "input_file_id": input_file.id,
             "completion_window": body["completion_window"],
             "status": "validating",
-            "output_file_id": None,
-            "error_file_id": None,
-            "errors": None,
             "created_at": int(time.time()),
-            "in_progress_at": None,
-            "completed_at": None,
-            "cancelled_at": None,
-            "failed_at": None,
+            **dict.fromkeys(_UNSET_UNTIL_LATER),
             "request_counts": {"total": total, "completed": 0, "failed": 0},
             "metadata": body.get("metadata"),
         }

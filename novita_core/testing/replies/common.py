@@ -147,12 +147,9 @@ def text_inputs(value: Any) -> list[str] | None:
         return None
     if all(isinstance(item, str) for item in value):
         return list(value)
-    if all(isinstance(item, int) for item in value):
-        return [" ".join(f"t{token}" for token in value)]
-    if all(
-        isinstance(item, list) and item and all(isinstance(t, int) for t in item) for item in value
-    ):
-        return [" ".join(f"t{token}" for token in item) for item in value]
+    arrays = [value] if all(isinstance(item, int) for item in value) else value
+    if all(isinstance(a, list) and a and all(isinstance(t, int) for t in a) for a in arrays):
+        return [" ".join(f"t{token}" for token in array) for array in arrays]
     return None
 
 
