@@ -1,11 +1,13 @@
 """Profile one contender on one metric, against the offline server in a separate process.
 
-Usage::
+Usage:
 
-    python bench/prof.py CONTENDER METRIC [--n N] [--top 25]
+```bash
+python bench/prof.py CONTENDER METRIC [--n N] [--top 25]
 
-    python bench/prof.py ChatNovita stream --n 20
-    python bench/prof.py openai ainvoke --n 256
+python bench/prof.py ChatNovita stream --n 20
+python bench/prof.py openai ainvoke --n 256
+```
 
 Prints cProfile's top functions by own time and the own time summed per top-level package
 (``openai``, ``httpx``, ``langchain_core``, ``novita_core``, ``pydantic``, ...), which is the

@@ -1,8 +1,10 @@
 """Scale-out lines of the bench: bounded fan-out, abatch against a semaphore, Ray Data rows/s.
 
-Run by ``bench/run.py`` (phase ``scale``) or by hand inside the bench venv::
+Run by ``bench/run.py`` (phase ``scale``) or by hand inside the bench venv:
 
-    python bench/scale.py [--quick]            # prints one JSON object
+```bash
+python bench/scale.py [--quick]            # prints one JSON object
+```
 
 Each measurement runs in a fresh process (``--one NAME``) against an offline server in another
 process, which also reports the most requests it saw in flight at once (meaningful for the

@@ -4,17 +4,17 @@ Each class is imported on first access (as ``langchain_core``'s own packages do)
 ``NovitaEmbeddings`` never loads the chat-model and tracing machinery behind ``BaseChatModel``.
 
 Example:
-    .. code-block:: python
+    ```python
+    from langchain_novita import ChatNovita
 
-        from langchain_novita import ChatNovita
-
-        ChatNovita().invoke("Hello")
+    ChatNovita().invoke("Hello")
+    ```
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from novita_core import __version__
+from novita_core._lazy import lazy_names
 
 if TYPE_CHECKING:
     from langchain_novita.chat_models import ChatNovita
@@ -32,13 +32,7 @@ _MODULES = {
 __all__ = ["ChatNovita", "Novita", "NovitaEmbeddings", "NovitaRerank", "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'langchain_novita' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_names(__name__, _MODULES)
 
 
 def __dir__() -> list[str]:

@@ -19,11 +19,11 @@ from langchain_core.runnables.config import get_config_list
 from pydantic import BaseModel, Field
 
 from langchain_novita._common import JsonDict
+from novita_core.batch_api import BatchAPIVerbs
 from novita_core.params import Request
 
 if TYPE_CHECKING:
-    from novita_core.batch import BatchClient, BatchResult
-    from novita_core.client import NovitaClient
+    from novita_core.batch import BatchResult
 
 BATCH_API_METADATA_KEY = "novita_batch_api"
 """Run metadata flag set on every run that went through the Batch API."""
@@ -38,7 +38,6 @@ class _Model(Protocol):
     verbose: bool
     tags: list[str] | None
     metadata: dict[str, Any] | None
-    _client: NovitaClient
 
     @property
     def _serialized(self) -> dict[str, Any]: ...
@@ -54,12 +53,15 @@ class _Model(Protocol):
     ) -> Request: ...
 
 
-class NovitaBatchAPI(BaseModel):
+class NovitaBatchAPI(BatchAPIVerbs, BaseModel):
     """``batch`` / ``abatch`` through Novita's Batch API, plus its submit/status/retrieve verbs.
 
     With ``use_batch_api=True`` all inputs of one ``batch`` call go into one JSONL file (one
     model per file), run as one Batch API job, and come back in input order when the whole job
     is done. Every input still gets its own LangChain run (metadata ``novita_batch_api: True``).
+    The verbs (``batch_api_submit`` ... and their async twins) are the core's
+    :class:`~novita_core.batch_api.BatchAPIVerbs`; their answers are ``AIMessage`` s or
+    ``str`` s.
     """
 
     _ls_model_type: ClassVar[Literal["chat", "llm"]]
@@ -85,21 +87,21 @@ class NovitaBatchAPI(BaseModel):
     def _lc(self) -> _Model:
         return cast("_Model", self)
 
-    def _batches(self) -> BatchClient:
-        from novita_core.batch import BatchClient  # imports the openai SDK: first use only
-
-        return BatchClient(self._lc._client)
-
-    def _batch_api_requests(
+    def _prompt_requests(
         self, prompts: Sequence[Any], stop: list[str] | None, kwargs: JsonDict
     ) -> list[Request]:
         return [self._lc._build_request(p, stop, stream=False, **kwargs) for p in prompts]
 
-    def _inputs_to_requests(
+    def _batch_api_requests(
         self, inputs: Sequence[LanguageModelInput], kwargs: JsonDict
     ) -> list[Request]:
         stop = kwargs.pop("stop", None)
-        return self._batch_api_requests(self._batch_api_prompts(inputs), stop, kwargs)
+        return self._prompt_requests(self._batch_api_prompts(inputs), stop, kwargs)
+
+    def _batch_api_outputs(
+        self, results: Sequence[BatchResult], batch_id: str, return_exceptions: bool
+    ) -> list[Any]:
+        return self._outputs(self._outcomes(results, batch_id), return_exceptions)
 
     def _batch_api_prompts(self, inputs: Sequence[LanguageModelInput]) -> list[Any]:
         values = [self._lc._convert_input(model_input) for model_input in inputs]
@@ -107,13 +109,13 @@ class NovitaBatchAPI(BaseModel):
             return [value.to_messages() for value in values]
         return [value.to_string() for value in values]
 
-    def _wait_args(self, poll_interval: float | None, timeout: float | None) -> JsonDict:
-        return {
-            "poll_interval": self.batch_api_poll_interval
-            if poll_interval is None
-            else poll_interval,
-            "timeout": self.batch_api_timeout if timeout is None else timeout,
-        }
+    def _batch_api_wait(
+        self, poll_interval: float | None, timeout: float | None
+    ) -> tuple[float | None, float | None]:
+        return (
+            self.batch_api_poll_interval if poll_interval is None else poll_interval,
+            self.batch_api_timeout if timeout is None else timeout,
+        )
 
     def _batch_plan(
         self,
@@ -125,7 +127,7 @@ class NovitaBatchAPI(BaseModel):
         model = self._lc
         stop = kwargs.pop("stop", None)
         prompts = self._batch_api_prompts(inputs)
-        requests = self._batch_api_requests(prompts, stop, kwargs)  # raises before any run
+        requests = self._prompt_requests(prompts, stop, kwargs)  # raises before any run
         runs = []
         for prompt, run_config in zip(prompts, get_config_list(config, len(inputs)), strict=True):
             metadata = {
@@ -219,12 +221,8 @@ class NovitaBatchAPI(BaseModel):
             begin = self._run_start(CallbackManager.configure(**configure), prompt)
             run_managers.extend(begin(self._lc._serialized, [prompt], **start))
         try:
-            batches = self._batches()
-            batch = batches.submit(requests)
-            results = batches.retrieve(
-                batch["id"], count=len(requests), **self._wait_args(None, None)
-            )
-            outcomes = self._outcomes(results, batch["id"])
+            batch_id, results = self._batch_api_run(requests, None, None)
+            outcomes = self._outcomes(results, batch_id)
         except BaseException as exc:
             for run_manager in run_managers:
                 run_manager.on_llm_error(exc)
@@ -259,12 +257,8 @@ class NovitaBatchAPI(BaseModel):
             begin = self._run_start(AsyncCallbackManager.configure(**configure), prompt)
             run_managers.extend(await begin(self._lc._serialized, [prompt], **start))
         try:
-            batches = self._batches()
-            batch = await batches.asubmit(requests)
-            results = await batches.aretrieve(
-                batch["id"], count=len(requests), **self._wait_args(None, None)
-            )
-            outcomes = self._outcomes(results, batch["id"])
+            batch_id, results = await self._abatch_api_run(requests, None, None)
+            outcomes = self._outcomes(results, batch_id)
         except BaseException as exc:
             for run_manager in run_managers:
                 await run_manager.on_llm_error(exc)
@@ -277,66 +271,3 @@ class NovitaBatchAPI(BaseModel):
             else:
                 await run_manager.on_llm_end(llm_result)
         return self._outputs(outcomes, return_exceptions)
-
-    # -- the Batch API's own verbs ---------------------------------------------------------------
-
-    def batch_api_submit(self, inputs: Sequence[LanguageModelInput], **kwargs: Any) -> str:
-        """Submit ``inputs`` as one Batch API job and return its id (no waiting).
-
-        ``kwargs`` are per-call request parameters (``stop``, ``temperature`` ...), validated
-        before anything is uploaded.
-        """
-        return str(self._batches().submit(self._inputs_to_requests(inputs, kwargs))["id"])
-
-    def batch_api_status(self, batch_id: str) -> JsonDict:
-        """The batch object: ``status``, ``request_counts``, ``output_file_id`` ..."""
-        return self._batches().status(batch_id)
-
-    def batch_api_retrieve(
-        self,
-        batch_id: str,
-        *,
-        poll_interval: float | None = None,
-        timeout: float | None = None,
-        return_exceptions: bool = False,
-    ) -> list[Any]:
-        """Wait for the batch to end; its answers in input order (``AIMessage`` s or ``str`` s).
-
-        Args:
-            batch_id: The id from :meth:`batch_api_submit`.
-            poll_interval: First wait between polls (default ``batch_api_poll_interval``).
-            timeout: Seconds to wait (default ``batch_api_timeout``).
-            return_exceptions: Put a failed line's error in its place instead of raising it.
-        """
-        results = self._batches().retrieve(batch_id, **self._wait_args(poll_interval, timeout))
-        return self._outputs(self._outcomes(results, batch_id), return_exceptions)
-
-    def batch_api_cancel(self, batch_id: str) -> JsonDict:
-        """Ask Novita to cancel the batch; the batch object (``cancelling``)."""
-        return self._batches().cancel(batch_id)
-
-    async def abatch_api_submit(self, inputs: Sequence[LanguageModelInput], **kwargs: Any) -> str:
-        """Async :meth:`batch_api_submit`."""
-        requests = self._inputs_to_requests(inputs, kwargs)
-        return str((await self._batches().asubmit(requests))["id"])
-
-    async def abatch_api_status(self, batch_id: str) -> JsonDict:
-        """Async :meth:`batch_api_status`."""
-        return await self._batches().astatus(batch_id)
-
-    async def abatch_api_retrieve(
-        self,
-        batch_id: str,
-        *,
-        poll_interval: float | None = None,
-        timeout: float | None = None,
-        return_exceptions: bool = False,
-    ) -> list[Any]:
-        """Async :meth:`batch_api_retrieve`."""
-        batches = self._batches()
-        results = await batches.aretrieve(batch_id, **self._wait_args(poll_interval, timeout))
-        return self._outputs(self._outcomes(results, batch_id), return_exceptions)
-
-    async def abatch_api_cancel(self, batch_id: str) -> JsonDict:
-        """Async :meth:`batch_api_cancel`."""
-        return await self._batches().acancel(batch_id)

@@ -15,7 +15,7 @@ from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, mod
 from typing_extensions import Self
 
 from langchain_novita._messages import MODEL_PROVIDER
-from novita_core.connection import Connection, connect_model, picklable_state
+from novita_core.connection import ConnectedModel, Connection
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
@@ -34,7 +34,6 @@ from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
-    sharing_memo,
 )
 
 if TYPE_CHECKING:
@@ -139,10 +138,11 @@ def secret_value(key: SecretStr | str | None) -> str | None:
     return key.get_secret_value() if isinstance(key, SecretStr) else key
 
 
-class NovitaConnection(BaseModel):
+class NovitaConnection(ConnectedModel, BaseModel):
     """Where and how to reach Novita: the fields ChatNovita, Novita and NovitaEmbeddings share.
 
-    Defaults and environment fallbacks are the core's (:class:`novita_core.NovitaSettings`).
+    Defaults and environment fallbacks are the core's (:class:`novita_core.NovitaSettings`);
+    reconnection, pickling and deep copies are the core's :class:`ConnectedModel`.
     """
 
     api_key: SecretStr | None = Field(
@@ -198,31 +198,10 @@ class NovitaConnection(BaseModel):
         """Resolve the settings now (raising for a missing key or a bad URL or timeout)."""
         self.base_url = self._current_connection().settings.base_url
 
-    def _current_connection(self) -> Connection:
-        # Resolved again whenever a connection field changed since the last call: pydantic's
-        # ``model_copy(update=...)`` and attribute assignment skip the validators.
-        self._connection = connect_model(self._connection, self)
-        return self._connection
-
     @property
     def _client(self) -> NovitaClient:
         """The core client for the current connection fields."""
         return self._current_connection().client
-
-    # Pickles (Ray, spawn pools, joblib) carry the fields, never the resolved connection or a
-    # pool: the connection is resolved again on first use in the process that uses it. Deep
-    # copies carry the core client's settings only (NovitaClient builds its pool lazily).
-
-    def __getstate__(self) -> dict[Any, Any]:
-        return picklable_state(
-            type(self).__name__,
-            super().__getstate__,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-        )
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        return super().__deepcopy__(sharing_memo(memo, self.http_client, self.http_async_client))
 
 
 class NovitaGeneration(NovitaConnection):
@@ -236,7 +215,9 @@ class NovitaGeneration(NovitaConnection):
     _ls_model_type: ClassVar[Literal["chat", "llm"]]
 
     temperature: float | None = None
+    """Sampling temperature, 0 to 2 (lower is more deterministic)."""
     top_p: float | None = None
+    """Nucleus sampling: keep the likeliest tokens up to this probability mass (0 < top_p <= 1)."""
     max_tokens: int | None = Field(
         default=None, validation_alias=AliasChoices("max_tokens", "max_completion_tokens")
     )
@@ -244,14 +225,23 @@ class NovitaGeneration(NovitaConnection):
     stop: list[str] | str | None = Field(
         default=None, validation_alias=AliasChoices("stop", "stop_sequences")
     )
+    """Up to 4 sequences that end the generation (``stop_sequences`` is accepted too)."""
     n: int | None = None
+    """Choices to generate per prompt (1 to 128; one only on a stream)."""
     presence_penalty: float | None = None
+    """-2 to 2: positive values penalise tokens that already appeared."""
     frequency_penalty: float | None = None
+    """-2 to 2: positive values penalise tokens by how often they appeared."""
     repetition_penalty: float | None = None
+    """Novita-only, 0 < value <= 2: 1.0 is none, above 1 discourages repetition."""
     top_k: int | None = None
+    """Novita-only: sample from the ``top_k`` most likely tokens (1 to 128)."""
     min_p: float | None = None
+    """Novita-only, 0 to 1: drop tokens less likely than ``min_p`` times the top token."""
     logit_bias: dict[str | int, int | float] | None = None
+    """Token id -> bias from -100 to 100, added to that token's logit."""
     seed: int | None = None
+    """Seed for best-effort deterministic sampling."""
     streaming: bool = False
     """Stream by default (``invoke`` aggregates the chunks)."""
     stream_usage: bool = True
@@ -260,6 +250,21 @@ class NovitaGeneration(NovitaConnection):
     """Other request parameters of Novita's table that have no field (``user`` ...)."""
     extra_body: dict[str, Any] | None = None
     """Fields merged into the JSON body as given (for server fields the table lacks)."""
+
+    # LangChain reads the parameters three times per call (invocation params, LangSmith params,
+    # the request): they are read from the fields once, and again after a field is set.
+    _params: JsonDict | None = PrivateAttr(default=None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in type(self).model_fields:
+            super().__setattr__("_params", None)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Copy, with ``update`` applied (see :meth:`NovitaConnection.model_copy`)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._params = None
+        return copied
 
     @model_validator(mode="before")
     @classmethod
@@ -278,8 +283,14 @@ class NovitaGeneration(NovitaConnection):
 
     @property
     def _default_params(self) -> JsonDict:
-        """The request parameters set on this instance (None = left to the server)."""
-        return wire_params(self, self._endpoint)
+        """The request parameters set on this instance (None = left to the server).
+
+        Shared between calls: callers copy it (``{**self._default_params, ...}``).
+        """
+        params = self._params
+        if params is None:
+            params = self._params = wire_params(self, self._endpoint)
+        return params
 
     def _request(
         self, stop: list[str] | None, stream: bool, kwargs: dict[str, Any], **payload: Any

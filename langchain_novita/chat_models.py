@@ -86,10 +86,10 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
     Setup:
         Install the package with the LangChain extra and set your key:
 
-        .. code-block:: bash
-
-            pip install "novita-integrations[langchain]"
-            export NOVITA_API_KEY="your-api-key"
+        ```bash
+        pip install "novita-integrations[langchain]"
+        export NOVITA_API_KEY="your-api-key"
+        ```
 
     Key init args — completion params:
         model (alias ``model_name``): Novita model id. Defaults to
@@ -122,86 +122,86 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
     response id and the last one (``chunk_position="last"``) carries the usage.
 
     Instantiate:
-        .. code-block:: python
+        ```python
+        from langchain_novita import ChatNovita
 
-            from langchain_novita import ChatNovita
-
-            llm = ChatNovita(model="deepseek/deepseek-v4-flash", temperature=0.2)
+        llm = ChatNovita(model="deepseek/deepseek-v4-flash", temperature=0.2)
+        ```
 
     Invoke:
-        .. code-block:: python
-
-            llm.invoke([("system", "Translate to French."), ("human", "I love programming.")])
+        ```python
+        llm.invoke([("system", "Translate to French."), ("human", "I love programming.")])
+        ```
 
     Stream:
-        .. code-block:: python
-
-            for chunk in llm.stream("Write a haiku about the sea"):
-                print(chunk.text, end="")
+        ```python
+        for chunk in llm.stream("Write a haiku about the sea"):
+            print(chunk.text, end="")
+        ```
 
     Async:
-        .. code-block:: python
-
-            await llm.ainvoke("Hello")
-            async for chunk in llm.astream("Hello"):
-                ...
+        ```python
+        await llm.ainvoke("Hello")
+        async for chunk in llm.astream("Hello"):
+            ...
+        ```
 
     Tool calling:
-        .. code-block:: python
+        ```python
+        from pydantic import BaseModel, Field
 
-            from pydantic import BaseModel, Field
+        class GetWeather(BaseModel):
+            '''Get the current weather in a given location.'''
 
-            class GetWeather(BaseModel):
-                '''Get the current weather in a given location.'''
+            location: str = Field(..., description="City, e.g. Paris")
 
-                location: str = Field(..., description="City, e.g. Paris")
-
-            llm_with_tools = llm.bind_tools([GetWeather], tool_choice="auto")
-            llm_with_tools.invoke("What is the weather in Paris?").tool_calls
+        llm_with_tools = llm.bind_tools([GetWeather], tool_choice="auto")
+        llm_with_tools.invoke("What is the weather in Paris?").tool_calls
+        ```
 
     Structured output:
-        .. code-block:: python
+        ```python
+        class Joke(BaseModel):
+            setup: str
+            punchline: str
 
-            class Joke(BaseModel):
-                setup: str
-                punchline: str
-
-            llm.with_structured_output(Joke).invoke("Tell me a joke about cats")
-            llm.with_structured_output(Joke, method="json_schema", include_raw=True)
+        llm.with_structured_output(Joke).invoke("Tell me a joke about cats")
+        llm.with_structured_output(Joke, method="json_schema", include_raw=True)
+        ```
 
     Reasoning models:
-        .. code-block:: python
-
-            r1 = ChatNovita(model="deepseek/deepseek-r1-turbo")
-            r1.invoke("Why is the sky blue?").additional_kwargs["reasoning_content"]
-            # hybrid models: switch thinking off, or tune it where the model has levels
-            ChatNovita(thinking={"type": "disabled"}).invoke("Hi")
-            ChatNovita(reasoning_effort="low").invoke("Hi")
+        ```python
+        r1 = ChatNovita(model="deepseek/deepseek-r1-turbo")
+        r1.invoke("Why is the sky blue?").additional_kwargs["reasoning_content"]
+        # hybrid models: switch thinking off, or tune it where the model has levels
+        ChatNovita(thinking={"type": "disabled"}).invoke("Hi")
+        ChatNovita(reasoning_effort="low").invoke("Hi")
+        ```
 
     Usage and cost:
-        .. code-block:: python
-
-            message = llm.invoke("Hello")
-            message.usage_metadata  # input/output/total tokens, cache reads
-            message.response_metadata["cost_usd"]  # from Novita's prices, when known
+        ```python
+        message = llm.invoke("Hello")
+        message.usage_metadata  # input/output/total tokens, cache reads
+        message.response_metadata["cost_usd"]  # from Novita's prices, when known
+        ```
 
     Batch API:
-        .. code-block:: python
-
-            batch_llm = ChatNovita(model="meta-llama/llama-3.3-70b-instruct", use_batch_api=True)
-            batch_llm.batch(["Hi", "Bye"])  # one Batch API job; answers in input order
-            # The verbs work with or without use_batch_api: submit now, collect later.
-            batch_id = llm.batch_api_submit(["Hi", "Bye"])
-            llm.batch_api_retrieve(batch_id)  # list[AIMessage]
+        ```python
+        batch_llm = ChatNovita(model="meta-llama/llama-3.3-70b-instruct", use_batch_api=True)
+        batch_llm.batch(["Hi", "Bye"])  # one Batch API job; answers in input order
+        # The verbs work with or without use_batch_api: submit now, collect later.
+        batch_id = llm.batch_api_submit(["Hi", "Bye"])
+        llm.batch_api_retrieve(batch_id)  # list[AIMessage]
+        ```
 
     Example:
-        .. code-block:: python
+        ```python
+        from langchain_core.output_parsers import StrOutputParser
+        from langchain_core.prompts import ChatPromptTemplate
 
-            from langchain_core.output_parsers import StrOutputParser
-            from langchain_core.prompts import ChatPromptTemplate
-
-            chain = ChatPromptTemplate.from_template("Say hi to {name}") | llm | StrOutputParser()
-            chain.invoke({"name": "Ada"})
+        chain = ChatPromptTemplate.from_template("Say hi to {name}") | llm | StrOutputParser()
+        chain.invoke({"name": "Ada"})
+        ```
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
@@ -455,9 +455,9 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
             A runnable that sends the tools with every call.
 
         Example:
-            .. code-block:: python
-
-                llm.bind_tools([GetWeather], tool_choice="GetWeather").invoke("Paris?")
+            ```python
+            llm.bind_tools([GetWeather], tool_choice="GetWeather").invoke("Paris?")
+            ```
 
         Raises:
             ValueError: the model is known not to call tools (before any request).
@@ -501,9 +501,9 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
             ValueError: an unknown method, a missing schema, or unexpected kwargs.
 
         Example:
-            .. code-block:: python
-
-                llm.with_structured_output(Joke, method="json_schema").invoke("A cat joke")
+            ```python
+            llm.with_structured_output(Joke, method="json_schema").invoke("A cat joke")
+            ```
         """
         if kwargs:
             raise ValueError(f"Unexpected with_structured_output arguments: {sorted(kwargs)}")

@@ -24,10 +24,10 @@ class NovitaEmbeddings(NovitaConnection, Embeddings):
     """Novita AI embedding models (the OpenAI-compatible ``/embeddings`` endpoint).
 
     Setup:
-        .. code-block:: bash
-
-            pip install "novita-integrations[langchain]"
-            export NOVITA_API_KEY="your-api-key"
+        ```bash
+        pip install "novita-integrations[langchain]"
+        export NOVITA_API_KEY="your-api-key"
+        ```
 
     Key init args:
         model (alias ``model_name``): Embedding model id; defaults to ``baai/bge-m3``
@@ -40,14 +40,14 @@ class NovitaEmbeddings(NovitaConnection, Embeddings):
         timeout, max_retries, default_headers: Connection options.
 
     Example:
-        .. code-block:: python
+        ```python
+        from langchain_novita import NovitaEmbeddings
 
-            from langchain_novita import NovitaEmbeddings
-
-            embeddings = NovitaEmbeddings()
-            vectors = embeddings.embed_documents(["hello", "world"])
-            query = embeddings.embed_query("greeting")
-            vectors = await embeddings.aembed_documents(["hello", "world"])
+        embeddings = NovitaEmbeddings()
+        vectors = embeddings.embed_documents(["hello", "world"])
+        query = embeddings.embed_query("greeting")
+        vectors = await embeddings.aembed_documents(["hello", "world"])
+        ```
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")

@@ -68,10 +68,10 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
     :class:`~langchain_novita.ChatNovita`; this class sends a raw prompt string.
 
     Setup:
-        .. code-block:: bash
-
-            pip install "novita-integrations[langchain]"
-            export NOVITA_API_KEY="your-api-key"
+        ```bash
+        pip install "novita-integrations[langchain]"
+        export NOVITA_API_KEY="your-api-key"
+        ```
 
     Key init args:
         model (alias ``model_name``): Novita model id; defaults to the core's default chat
@@ -90,14 +90,14 @@ class Novita(NovitaBatchAPI, NovitaGeneration, BaseLLM):
     ``batch_api_submit`` / ``batch_api_retrieve`` to submit now and collect later).
 
     Example:
-        .. code-block:: python
+        ```python
+        from langchain_novita import Novita
 
-            from langchain_novita import Novita
-
-            llm = Novita(model="meta-llama/llama-3.1-8b-instruct", max_tokens=64)
-            llm.invoke("The capital of France is")
-            for text in llm.stream("Once upon a time"):
-                print(text, end="")
+        llm = Novita(model="meta-llama/llama-3.1-8b-instruct", max_tokens=64)
+        llm.invoke("The capital of France is")
+        for text in llm.stream("Once upon a time"):
+            print(text, end="")
+        ```
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")

@@ -33,10 +33,10 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
     """Novita AI rerankers (``/rerank``) as a LangChain document compressor.
 
     Setup:
-        .. code-block:: bash
-
-            pip install "novita-integrations[langchain]"
-            export NOVITA_API_KEY="your-api-key"
+        ```bash
+        pip install "novita-integrations[langchain]"
+        export NOVITA_API_KEY="your-api-key"
+        ```
 
     Key init args:
         model (alias ``model_name``): Rerank model id; defaults to ``baai/bge-reranker-v2-m3``.
@@ -55,17 +55,17 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
         extra_body: Fields merged into each JSON body as given.
 
     Example:
-        .. code-block:: python
+        ```python
+        from langchain_classic.retrievers import ContextualCompressionRetriever
+        from langchain_novita import NovitaRerank
 
-            from langchain_classic.retrievers import ContextualCompressionRetriever
-            from langchain_novita import NovitaRerank
-
-            reranker = NovitaRerank(top_n=2)
-            reranker.rerank(["Paris is in France", "Bananas are yellow"], "Where is Paris?")
-            retriever = ContextualCompressionRetriever(
-                base_compressor=reranker, base_retriever=vector_store.as_retriever(k=20)
-            )
-            docs = retriever.invoke("Where is Paris?")  # metadata["relevance_score"] set
+        reranker = NovitaRerank(top_n=2)
+        reranker.rerank(["Paris is in France", "Bananas are yellow"], "Where is Paris?")
+        retriever = ContextualCompressionRetriever(
+            base_compressor=reranker, base_retriever=vector_store.as_retriever(k=20)
+        )
+        docs = retriever.invoke("Where is Paris?")  # metadata["relevance_score"] set
+        ```
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid", arbitrary_types_allowed=True)
@@ -134,16 +134,7 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
     async def arerank(
         self, documents: Sequence[RerankInput], query: str, *, top_n: int | None = None
     ) -> list[JsonDict]:
-        """Async :meth:`rerank`.
-
-        Args:
-            documents: Texts, ``Document`` s or dicts.
-            query: The query.
-            top_n: Results to return; defaults to the instance's ``top_n``.
-
-        Returns:
-            ``[{"index": i, "relevance_score": s}, ...]``, best first.
-        """
+        """Async :meth:`rerank`."""
         args, options = self._call_args(documents, query, top_n)
         answer = await self._client.arerank(*args, **options, max_concurrency=self.max_concurrency)
         return list(answer["results"])
@@ -183,14 +174,5 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
         query: str,
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
-        """Async :meth:`compress_documents` (a real async request, not a thread).
-
-        Args:
-            documents: The retrieved documents (not modified).
-            query: The query.
-            callbacks: Unused; accepted for the compressor interface.
-
-        Returns:
-            Copies of the kept documents with ``metadata["relevance_score"]``.
-        """
+        """Async :meth:`compress_documents` (a real async request, not a thread)."""
         return self._ranked(documents, await self.arerank(documents, query))

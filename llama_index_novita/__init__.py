@@ -1,13 +1,13 @@
 """Novita AI for LlamaIndex: the ``NovitaAI`` LLM, ``NovitaEmbedding`` and ``NovitaRerank``.
 
 Example:
-    .. code-block:: python
+    ```python
+    from llama_index_novita import NovitaAI, NovitaEmbedding, NovitaRerank
 
-        from llama_index_novita import NovitaAI, NovitaEmbedding, NovitaRerank
-
-        llm = NovitaAI(model="meta-llama/llama-3.3-70b-instruct")
-        embed_model = NovitaEmbedding()
-        reranker = NovitaRerank(top_n=3)
+    llm = NovitaAI(model="meta-llama/llama-3.3-70b-instruct")
+    embed_model = NovitaEmbedding()
+    reranker = NovitaRerank(top_n=3)
+    ```
 """
 
 from llama_index_novita.base import NovitaAI

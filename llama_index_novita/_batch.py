@@ -16,11 +16,11 @@ from llama_index.core.base.llms.generic_utils import (
 )
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
 
+from novita_core.batch_api import BatchAPIVerbs
 from novita_core.params import Request
 
 if TYPE_CHECKING:
-    from novita_core.batch import BatchClient, BatchResult
-    from novita_core.client import NovitaClient
+    from novita_core.batch import BatchResult
 
 BatchInput = Sequence[ChatMessage] | str
 """One line: a chat (a list of messages) or a prompt."""
@@ -30,9 +30,6 @@ class _LLM(Protocol):
     """What the mixin uses of ``NovitaAI``."""
 
     is_chat_model: bool
-
-    @property
-    def _novita(self) -> NovitaClient: ...
 
     def _to_prompt(self, messages: Sequence[ChatMessage]) -> str: ...
 
@@ -49,23 +46,20 @@ class _LLM(Protocol):
     def _completion_response(data: dict[str, Any]) -> CompletionResponse: ...
 
 
-class NovitaBatchAPI:
+class NovitaBatchAPI(BatchAPIVerbs):
     """``batch_api_chat`` / ``batch_api_complete`` and the submit/status/retrieve/cancel verbs.
 
     All inputs of one call go into one JSONL file (Novita takes one model per file) and run as
     one Batch API job; the answers come back in input order when the whole job is done. A line
     that failed raises ``novita_core.batch.BatchLineError`` once the batch has finished, or
-    takes its place with ``return_exceptions=True``.
+    takes its place with ``return_exceptions=True``. The verbs (``batch_api_submit`` ... and
+    their async twins) are the core's :class:`~novita_core.batch_api.BatchAPIVerbs`;
+    ``batch_api_retrieve`` answers one ``ChatResponse`` per line.
     """
 
     @property
     def _llm(self) -> _LLM:
         return cast("_LLM", self)
-
-    def _batches(self) -> BatchClient:
-        from novita_core.batch import BatchClient  # imports the openai SDK: first use only
-
-        return BatchClient(self._llm._novita)
 
     def _batch_request(self, item: BatchInput, kwargs: dict[str, Any]) -> Request:
         llm = self._llm
@@ -77,10 +71,15 @@ class NovitaBatchAPI:
             return llm._chat_request(item, kwargs, stream=False)
         return llm._completion_request(llm._to_prompt(item), kwargs, stream=False)
 
-    def _batch_requests(
+    def _batch_api_requests(
         self, inputs: Sequence[BatchInput], kwargs: dict[str, Any]
     ) -> list[Request]:
         return [self._batch_request(item, dict(kwargs)) for item in inputs]
+
+    def _batch_api_outputs(
+        self, results: Sequence[BatchResult], batch_id: str, return_exceptions: bool
+    ) -> list[ChatResponse]:
+        return self._outputs(results, self._line_chat, return_exceptions)
 
     def _line_chat(self, data: dict[str, Any]) -> ChatResponse:
         from llama_index_novita.base import _completion_to_chat
@@ -135,11 +134,12 @@ class NovitaBatchAPI:
             **kwargs: Request parameters for every line (validated before any upload).
 
         Example:
-            .. code-block:: python
-
-                llm.batch_api_chat([[ChatMessage(role="user", content="Hi")]])[0].message
+            ```python
+            llm.batch_api_chat([[ChatMessage(role="user", content="Hi")]])[0].message
+            ```
         """
-        results = self._batches_run(chats, kwargs, poll_interval, timeout)
+        requests = self._batch_api_requests(chats, kwargs)
+        _, results = self._batch_api_run(requests, poll_interval, timeout)
         return self._outputs(results, self._line_chat, return_exceptions)
 
     def batch_api_complete(
@@ -155,22 +155,9 @@ class NovitaBatchAPI:
 
         Arguments as for :meth:`batch_api_chat`.
         """
-        results = self._batches_run(prompts, kwargs, poll_interval, timeout)
+        requests = self._batch_api_requests(prompts, kwargs)
+        _, results = self._batch_api_run(requests, poll_interval, timeout)
         return self._outputs(results, self._line_completion, return_exceptions)
-
-    def _batches_run(
-        self,
-        inputs: Sequence[BatchInput],
-        kwargs: dict[str, Any],
-        poll_interval: float | None,
-        timeout: float | None,
-    ) -> list[BatchResult]:
-        requests = self._batch_requests(inputs, kwargs)
-        batches = self._batches()
-        batch = batches.submit(requests)
-        return batches.retrieve(
-            batch["id"], poll_interval=poll_interval, timeout=timeout, count=len(requests)
-        )
 
     async def abatch_api_chat(
         self,
@@ -182,7 +169,8 @@ class NovitaBatchAPI:
         **kwargs: Any,
     ) -> list[ChatResponse]:
         """Async :meth:`batch_api_chat`."""
-        results = await self._abatches_run(chats, kwargs, poll_interval, timeout)
+        requests = self._batch_api_requests(chats, kwargs)
+        _, results = await self._abatch_api_run(requests, poll_interval, timeout)
         return self._outputs(results, self._line_chat, return_exceptions)
 
     async def abatch_api_complete(
@@ -195,70 +183,6 @@ class NovitaBatchAPI:
         **kwargs: Any,
     ) -> list[CompletionResponse]:
         """Async :meth:`batch_api_complete`."""
-        results = await self._abatches_run(prompts, kwargs, poll_interval, timeout)
+        requests = self._batch_api_requests(prompts, kwargs)
+        _, results = await self._abatch_api_run(requests, poll_interval, timeout)
         return self._outputs(results, self._line_completion, return_exceptions)
-
-    async def _abatches_run(
-        self,
-        inputs: Sequence[BatchInput],
-        kwargs: dict[str, Any],
-        poll_interval: float | None,
-        timeout: float | None,
-    ) -> list[BatchResult]:
-        requests = self._batch_requests(inputs, kwargs)
-        batches = self._batches()
-        batch = await batches.asubmit(requests)
-        return await batches.aretrieve(
-            batch["id"], poll_interval=poll_interval, timeout=timeout, count=len(requests)
-        )
-
-    # -- submit now, collect later ---------------------------------------------------------------
-
-    def batch_api_submit(self, inputs: Sequence[BatchInput], **kwargs: Any) -> str:
-        """Submit chats (message lists) or prompts as one job; its id (no waiting)."""
-        return str(self._batches().submit(self._batch_requests(inputs, kwargs))["id"])
-
-    def batch_api_status(self, batch_id: str) -> dict[str, Any]:
-        """The batch object: ``status``, ``request_counts``, ``output_file_id`` ..."""
-        return self._batches().status(batch_id)
-
-    def batch_api_retrieve(
-        self,
-        batch_id: str,
-        *,
-        poll_interval: float | None = None,
-        timeout: float | None = None,
-        return_exceptions: bool = False,
-    ) -> list[ChatResponse]:
-        """Wait for the batch to end; one ``ChatResponse`` per line, in input order."""
-        results = self._batches().retrieve(batch_id, poll_interval=poll_interval, timeout=timeout)
-        return self._outputs(results, self._line_chat, return_exceptions)
-
-    def batch_api_cancel(self, batch_id: str) -> dict[str, Any]:
-        """Ask Novita to cancel the batch; the batch object (``cancelling``)."""
-        return self._batches().cancel(batch_id)
-
-    async def abatch_api_submit(self, inputs: Sequence[BatchInput], **kwargs: Any) -> str:
-        """Async :meth:`batch_api_submit`."""
-        return str((await self._batches().asubmit(self._batch_requests(inputs, kwargs)))["id"])
-
-    async def abatch_api_status(self, batch_id: str) -> dict[str, Any]:
-        """Async :meth:`batch_api_status`."""
-        return await self._batches().astatus(batch_id)
-
-    async def abatch_api_retrieve(
-        self,
-        batch_id: str,
-        *,
-        poll_interval: float | None = None,
-        timeout: float | None = None,
-        return_exceptions: bool = False,
-    ) -> list[ChatResponse]:
-        """Async :meth:`batch_api_retrieve`."""
-        batches = self._batches()
-        results = await batches.aretrieve(batch_id, poll_interval=poll_interval, timeout=timeout)
-        return self._outputs(results, self._line_chat, return_exceptions)
-
-    async def abatch_api_cancel(self, batch_id: str) -> dict[str, Any]:
-        """Async :meth:`batch_api_cancel`."""
-        return await self._batches().acancel(batch_id)

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
-from typing_extensions import Self
 
-from novita_core.connection import (
-    SETTINGS_ARGUMENTS,
-    Connection,
-    connect_model,
-    picklable_state,
-)
+from novita_core.connection import SETTINGS_ARGUMENTS, ConnectedModel, Connection
 from novita_core.retry_policy import RetryPolicy
 from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
     NovitaSettings,
-    sharing_memo,
 )
 
 if TYPE_CHECKING:
@@ -34,23 +28,15 @@ _FIELD_NAMES = tuple(
 """The fields for the core's settings arguments (LlamaIndex names two of them otherwise)."""
 
 
-def init_kwargs(
-    api_key: str | SecretStr | None, callback_manager: CallbackManager | None
-) -> dict[str, Any]:
-    """The key and callback manager as the LlamaIndex constructors hand them to pydantic.
+class NovitaLlamaConnection(ConnectedModel, BaseModel):
+    """Where and how to reach Novita; defaults and env fallbacks are the core's.
 
-    The key is a secret whichever form it came in; the callback manager is never None.
+    Reconnection (``llm.api_base = ...`` reaches the next request), pickling and deep copies
+    are the core's :class:`ConnectedModel`.
     """
-    if isinstance(api_key, SecretStr):
-        api_key = api_key.get_secret_value()
-    return {
-        "api_key": SecretStr(api_key) if api_key else None,
-        "callback_manager": callback_manager or CallbackManager([]),
-    }
 
-
-class NovitaLlamaConnection(BaseModel):
-    """Where and how to reach Novita; defaults and env fallbacks are the core's."""
+    _connection_fields: ClassVar[tuple[str, ...]] = _FIELD_NAMES
+    _connection_arguments: ClassVar[Mapping[str, Any]] = {"base_url_argument": "api_base"}
 
     api_key: SecretStr | None = Field(
         default=None, description="Novita API key.", exclude=True, repr=False
@@ -78,8 +64,18 @@ class NovitaLlamaConnection(BaseModel):
     default_headers: dict[str, str] | None = Field(
         default=None, description="Extra headers for every request."
     )
-    http_client: Any = Field(default=None, exclude=True, repr=False)
-    async_http_client: Any = Field(default=None, exclude=True, repr=False)
+    http_client: Any = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="A sync httpx.Client (openai 2.x) or httpx2.Client (openai 3.x) to send with.",
+    )
+    async_http_client: Any = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="The async counterpart, for the async methods.",
+    )
     async_transport: Literal["aiohttp", "httpx"] | None = Field(
         default=None,
         description="Async transport: the SDK's aiohttp one (default) or its httpx one.",
@@ -93,40 +89,30 @@ class NovitaLlamaConnection(BaseModel):
 
     _connection: Connection | None = PrivateAttr(default=None)
 
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        callback_manager: CallbackManager | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # The key is a secret whichever form it came in; the callback manager is never None.
+        if isinstance(api_key, SecretStr):
+            api_key = api_key.get_secret_value()
+        super().__init__(
+            api_key=SecretStr(api_key) if api_key else None,
+            callback_manager=callback_manager or CallbackManager([]),
+            **kwargs,
+        )
+
     def _resolved_settings(self) -> NovitaSettings:
         """The core settings for the current field values (raises for a missing key)."""
         return self._current_connection().settings
-
-    def _current_connection(self) -> Connection:
-        """Settings and client for the current field values.
-
-        Resolved again whenever a connection field changed since the last call: LlamaIndex
-        models do not validate assignment, so ``llm.api_base = ...`` reaches only this.
-        """
-        self._connection = connect_model(
-            self._connection, self, _FIELD_NAMES, base_url_argument="api_base"
-        )
-        return self._connection
 
     @property
     def _novita(self) -> NovitaClient:
         """The core client for the current field values (built on first use)."""
         return self._current_connection().client
-
-    # Pickles (Ray, spawn pools, ``IngestionPipeline(num_workers=...)``) carry the fields, never
-    # the resolved connection or a pool: both are rebuilt lazily where used. Deep copies carry
-    # the core client's settings only (NovitaClient builds its pool lazily).
-
-    def __getstate__(self) -> dict[Any, Any]:
-        return picklable_state(
-            type(self).__name__,
-            super().__getstate__,
-            http_client=self.http_client,
-            async_http_client=self.async_http_client,
-        )
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        return super().__deepcopy__(sharing_memo(memo, self.http_client, self.async_http_client))
 
     @property
     def base_url(self) -> str:

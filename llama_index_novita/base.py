@@ -26,8 +26,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, SecretStr
-from llama_index.core.callbacks import CallbackManager
+from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.llm import (
@@ -42,7 +41,7 @@ from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import AliasChoices
 
 from llama_index_novita._batch import NovitaBatchAPI
-from llama_index_novita._connection import NovitaLlamaConnection, init_kwargs
+from llama_index_novita._connection import NovitaLlamaConnection
 from llama_index_novita.events import dispatch_retry
 from llama_index_novita.utils import (
     chat_message_from_openai,
@@ -141,20 +140,20 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
         reasoning_effort: Reasoning depth (the model's levels, e.g. ``"low"``, ``"high"``).
 
     Example:
-        .. code-block:: python
+        ```python
+        from llama_index.core.llms import ChatMessage
+        from llama_index_novita import NovitaAI
 
-            from llama_index.core.llms import ChatMessage
-            from llama_index_novita import NovitaAI
+        llm = NovitaAI(model="meta-llama/llama-3.3-70b-instruct", top_k=40)
+        print(llm.complete("Say hi").text)
+        for chunk in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
+            print(chunk.delta, end="")
 
-            llm = NovitaAI(model="meta-llama/llama-3.3-70b-instruct", top_k=40)
-            print(llm.complete("Say hi").text)
-            for chunk in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
-                print(chunk.delta, end="")
-
-            # Novita's Batch API: one job, answers in input order when it is done
-            llm.batch_api_complete(["Say hi", "Say bye"])
-            batch_id = llm.batch_api_submit([[ChatMessage(role="user", content="Hi")]])
-            llm.batch_api_retrieve(batch_id)  # later: [ChatResponse]
+        # Novita's Batch API: one job, answers in input order when it is done
+        llm.batch_api_complete(["Say hi", "Say bye"])
+        batch_id = llm.batch_api_submit([[ChatMessage(role="user", content="Hi")]])
+        llm.batch_api_retrieve(batch_id)  # later: [ChatResponse]
+        ```
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -216,19 +215,10 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
         default=None, description="Completions: text that comes after the completion."
     )
 
-    def __init__(
-        self,
-        model: str = DEFAULT_CHAT_MODEL,
-        *,
-        api_key: str | SecretStr | None = None,
-        callback_manager: CallbackManager | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, model: str = DEFAULT_CHAT_MODEL, **kwargs: Any) -> None:
         # Before pydantic turns temperature=True into 1.0; fields are named as on the chat table.
         check_raw_values(CHAT, kwargs)
-        super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
-            model=model, **init_kwargs(api_key, callback_manager), **kwargs
-        )
+        super().__init__(model=model, **kwargs)
         # Fail at construction, before any request: bad params, no key.
         endpoint = CHAT if self.is_chat_model else COMPLETIONS
         streamed_only = bool(_STREAM_ONLY.intersection(self.additional_kwargs))
@@ -574,11 +564,24 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
         llm_kwargs: dict[str, Any] | None,
         prompt_args: dict[str, Any],
     ) -> tuple[list[ChatMessage], dict[str, Any]]:
+        """The chat of a json_schema prediction, once its start event is dispatched."""
+        dispatcher.event(
+            LLMStructuredPredictStartEvent(
+                output_cls=output_cls, template=prompt, template_args=prompt_args
+            )
+        )
         kwargs = {k: v for k, v in (llm_kwargs or {}).items() if k != "tool_choice"}
         kwargs["response_format"] = json_schema_format(
             output_cls.model_json_schema(), name=output_cls.__name__
         )
         return self._extend_messages(prompt.format_messages(**prompt_args)), kwargs
+
+    @staticmethod
+    def _schema_result(output_cls: type[Model], response: ChatResponse) -> Model:
+        """The answer of a json_schema prediction, validated, with its end event dispatched."""
+        result = output_cls.model_validate_json(response.message.content or "")
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+        return result
 
     def structured_predict(
         self,
@@ -606,15 +609,8 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
             return cast(
                 "Model", super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
             )
-        dispatcher.event(
-            LLMStructuredPredictStartEvent(
-                output_cls=output_cls, template=prompt, template_args=prompt_args
-            )
-        )
         messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
-        result = output_cls.model_validate_json(self.chat(messages, **kwargs).message.content or "")
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
+        return self._schema_result(output_cls, self.chat(messages, **kwargs))
 
     async def astructured_predict(
         self,
@@ -629,16 +625,8 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
                 "Model",
                 await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args),
             )
-        dispatcher.event(
-            LLMStructuredPredictStartEvent(
-                output_cls=output_cls, template=prompt, template_args=prompt_args
-            )
-        )
         messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
-        response = await self.achat(messages, **kwargs)
-        result = output_cls.model_validate_json(response.message.content or "")
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
+        return self._schema_result(output_cls, await self.achat(messages, **kwargs))
 
     # -- tool calling --------------------------------------------------------------------------
 
@@ -689,57 +677,26 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
         return prepared
 
     def predict_and_call(
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        error_on_no_tool_call: bool = True,
-        error_on_tool_error: bool = False,
-        **kwargs: Any,
+        self, tools: Sequence[BaseTool], *args: Any, **kwargs: Any
     ) -> AgentChatResponse:
         """Call the model with ``tools`` and run the tool it picks.
+
+        The other arguments are ``FunctionCallingLLM.predict_and_call``'s (``user_msg``,
+        ``chat_history``, ``verbose``, ``allow_parallel_tool_calls`` ...), passed on as given.
 
         Raises:
             ValueError: the model is known not to call tools (before any request), rather than
                 LlamaIndex's fallback to a ReAct agent.
         """
         require_tool_calling(self.model, self.base_url)
-        return super().predict_and_call(
-            tools,
-            user_msg,
-            chat_history,
-            verbose,
-            allow_parallel_tool_calls,
-            error_on_no_tool_call,
-            error_on_tool_error,
-            **kwargs,
-        )
+        return super().predict_and_call(tools, *args, **kwargs)
 
     async def apredict_and_call(
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        error_on_no_tool_call: bool = True,
-        error_on_tool_error: bool = False,
-        **kwargs: Any,
+        self, tools: Sequence[BaseTool], *args: Any, **kwargs: Any
     ) -> AgentChatResponse:
         """Async :meth:`predict_and_call`."""
         require_tool_calling(self.model, self.base_url)
-        return await super().apredict_and_call(
-            tools,
-            user_msg,
-            chat_history,
-            verbose,
-            allow_parallel_tool_calls,
-            error_on_no_tool_call,
-            error_on_tool_error,
-            **kwargs,
-        )
+        return await super().apredict_and_call(tools, *args, **kwargs)
 
     def _validate_chat_with_tools_response(
         self,

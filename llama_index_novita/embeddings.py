@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
-from llama_index.core.callbacks import CallbackManager
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
 
-from llama_index_novita._connection import NovitaLlamaConnection, init_kwargs
+from llama_index_novita._connection import NovitaLlamaConnection
 from llama_index_novita.events import dispatch_retry
 from novita_core import (
     DEFAULT_EMBEDDING_MODEL,
@@ -52,13 +51,13 @@ class NovitaEmbedding(NovitaLlamaConnection, BaseEmbedding):
         callback_manager: LlamaIndex callback manager.
 
     Example:
-        .. code-block:: python
+        ```python
+        from llama_index_novita import NovitaEmbedding
 
-            from llama_index_novita import NovitaEmbedding
-
-            embed = NovitaEmbedding(embed_batch_size=32)
-            vectors = embed.get_text_embedding_batch(["first", "second"])
-            query = embed.get_query_embedding("what is first?")
+        embed = NovitaEmbedding(embed_batch_size=32)
+        vectors = embed.get_text_embedding_batch(["first", "second"])
+        query = embed.get_query_embedding("what is first?")
+        ```
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -78,18 +77,9 @@ class NovitaEmbedding(NovitaLlamaConnection, BaseEmbedding):
 
     _limiter: LoopLimiter | None = PrivateAttr(default=None)
 
-    def __init__(
-        self,
-        model_name: str = DEFAULT_EMBEDDING_MODEL,
-        *,
-        api_key: str | SecretStr | None = None,
-        callback_manager: CallbackManager | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, model_name: str = DEFAULT_EMBEDDING_MODEL, **kwargs: Any) -> None:
         check_raw_values(EMBEDDINGS, kwargs)  # before pydantic turns dimensions=True into 1
-        super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
-            model_name=model_name, **init_kwargs(api_key, callback_manager), **kwargs
-        )
+        super().__init__(model_name=model_name, **kwargs)
         validate_params(EMBEDDINGS, self._params())
         self._resolved_settings()
 

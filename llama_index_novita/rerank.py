@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
-from llama_index.core.bridge.pydantic import ConfigDict, Field, SecretStr
-from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
+from llama_index.core.bridge.pydantic import ConfigDict, Field
+from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from llama_index_novita._connection import NovitaLlamaConnection, init_kwargs
+from llama_index_novita._connection import NovitaLlamaConnection
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY
 from novita_core.params import RERANK, validate_params
 from novita_core.rerank import DEFAULT_RERANK_MODEL, max_documents_for
@@ -21,6 +21,13 @@ from novita_core.rerank import DEFAULT_RERANK_MODEL, max_documents_for
 __all__ = ["NovitaRerank"]
 
 dispatcher = get_dispatcher(__name__)
+
+
+class _RerankCall(NamedTuple):
+    """The core rerank call for some nodes: positional arguments and options."""
+
+    args: tuple[Any, ...]
+    options: dict[str, Any]
 
 
 class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
@@ -45,14 +52,14 @@ class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
         callback_manager: LlamaIndex callback manager.
 
     Example:
-        .. code-block:: python
+        ```python
+        from llama_index_novita import NovitaRerank
 
-            from llama_index_novita import NovitaRerank
-
-            engine = index.as_query_engine(
-                similarity_top_k=10, node_postprocessors=[NovitaRerank(top_n=3)]
-            )
-            response = engine.query("What is the capital of France?")
+        engine = index.as_query_engine(
+            similarity_top_k=10, node_postprocessors=[NovitaRerank(top_n=3)]
+        )
+        response = engine.query("What is the capital of France?")
+        ```
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -68,17 +75,8 @@ class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
         gt=0,
     )
 
-    def __init__(
-        self,
-        model: str = DEFAULT_RERANK_MODEL,
-        *,
-        api_key: str | SecretStr | None = None,
-        callback_manager: CallbackManager | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(  # type: ignore[call-arg]  # pydantic fields of this subclass
-            model=model, **init_kwargs(api_key, callback_manager), **kwargs
-        )
+    def __init__(self, model: str = DEFAULT_RERANK_MODEL, **kwargs: Any) -> None:
+        super().__init__(model=model, **kwargs)
         validate_params(RERANK, {"model": self.model, "top_n": self.top_n})
         max_documents_for(self.model, self.max_documents_per_request)
         self._resolved_settings()
@@ -89,11 +87,14 @@ class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
         return "NovitaRerank"
 
     def _call_args(
-        self, nodes: list[NodeWithScore], query_bundle: QueryBundle
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> _RerankCall | None:
+        """The core call's arguments, or None when there is nothing to rank."""
+        if not nodes or query_bundle is None:
+            return None
         texts = [node.node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
         options = {"top_n": self.top_n, "max_documents": self.max_documents_per_request}
-        return (self.model, query_bundle.query_str, texts), options
+        return _RerankCall((self.model, query_bundle.query_str, texts), options)
 
     @contextmanager
     def _reranking(
@@ -139,9 +140,9 @@ class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
         query_bundle: QueryBundle | None = None,
     ) -> list[NodeWithScore]:
         with self._reranking(nodes, query_bundle) as ranked:
-            if nodes and query_bundle is not None:
-                args, options = self._call_args(nodes, query_bundle)
-                ranked.extend(self._ranked(nodes, self._novita.rerank(*args, **options)))
+            call = self._call_args(nodes, query_bundle)
+            if call is not None:
+                ranked.extend(self._ranked(nodes, self._novita.rerank(*call.args, **call.options)))
         return ranked
 
     async def _apostprocess_nodes(
@@ -150,10 +151,10 @@ class NovitaRerank(NovitaLlamaConnection, BaseNodePostprocessor):
         query_bundle: QueryBundle | None = None,
     ) -> list[NodeWithScore]:
         with self._reranking(nodes, query_bundle) as ranked:
-            if nodes and query_bundle is not None:
-                args, options = self._call_args(nodes, query_bundle)
+            call = self._call_args(nodes, query_bundle)
+            if call is not None:
                 answer = await self._novita.arerank(
-                    *args, **options, max_concurrency=self.max_concurrency
+                    *call.args, **call.options, max_concurrency=self.max_concurrency
                 )
                 ranked.extend(self._ranked(nodes, answer))
         return ranked

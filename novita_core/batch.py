@@ -17,10 +17,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import openai
-
 from novita_core._compat import RawResponse
-from novita_core.client import NovitaClient, _decode, _retyped
+from novita_core.client import NovitaClient, _decode, _retyping
 from novita_core.errors import NovitaError, describe_error_body
 from novita_core.params import CHAT, COMPLETIONS, Endpoint, InvalidParameterError, Request
 
@@ -459,12 +457,9 @@ class BatchClient:
         url = self._url(path)
 
         async def attempt() -> dict[str, Any]:
-            try:
-                if method == "GET":
-                    return _decode(await client.get(url, cast_to=RawResponse))
-                return _decode(await client.post(url, cast_to=RawResponse))
-            except openai.APITimeoutError as exc:
-                raise _retyped(exc) from exc.__cause__
+            if method == "GET":
+                return _decode(await _retyping(client.get(url, cast_to=RawResponse)))
+            return _decode(await _retyping(client.post(url, cast_to=RawResponse)))
 
         return await self.client._aretry(attempt)
 
@@ -473,11 +468,7 @@ class BatchClient:
         url = self._url(f"/files/{file_id}/content")
 
         async def attempt() -> bytes:
-            try:
-                response = await client.get(url, cast_to=RawResponse)
-            except openai.APITimeoutError as exc:
-                raise _retyped(exc) from exc.__cause__
-            return bytes(response.content)
+            return bytes((await _retyping(client.get(url, cast_to=RawResponse))).content)
 
         return await self.client._aretry(attempt)
 
@@ -487,10 +478,7 @@ class BatchClient:
         url, kwargs = self._upload_args(lines)
 
         async def attempt() -> dict[str, Any]:
-            try:
-                return _decode(await client.post(url, **kwargs))
-            except openai.APITimeoutError as exc:
-                raise _retyped(exc) from exc.__cause__
+            return _decode(await _retyping(client.post(url, **kwargs)))
 
         return await self.client._aretry(attempt)
 
@@ -504,15 +492,12 @@ class BatchClient:
         async def attempt() -> dict[str, Any]:
             nonlocal attempts
             attempts += 1
-            try:
-                if attempts > 1:
-                    listing = _decode(await client.get(url, cast_to=RawResponse))
-                    found = _made_from(listing, input_file_id)
-                    if found is not None:
-                        return found
-                return _decode(await client.post(url, cast_to=RawResponse, body=body))
-            except openai.APITimeoutError as exc:
-                raise _retyped(exc) from exc.__cause__
+            if attempts > 1:
+                listing = _decode(await _retyping(client.get(url, cast_to=RawResponse)))
+                found = _made_from(listing, input_file_id)
+                if found is not None:
+                    return found
+            return _decode(await _retyping(client.post(url, cast_to=RawResponse, body=body)))
 
         return await self.client._aretry(attempt)
 

@@ -386,11 +386,6 @@ def clear_cache() -> None:
 # -- what follows from the facts -------------------------------------------------------------
 
 
-def suggest_tool_model() -> str:
-    """A tool-capable model to name in errors: the default chat model."""
-    return DEFAULT_CHAT_MODEL
-
-
 def require_tool_calling(model: str, base_url: str | None = None) -> None:
     """Refuse tools for a model known not to call them (unknown models may try).
 
@@ -401,7 +396,7 @@ def require_tool_calling(model: str, base_url: str | None = None) -> None:
     if info is not None and info.kind == "chat" and not info.tool_calling:
         raise ValueError(
             f"Model {model!r} cannot call tools on Novita (its model list does not give it "
-            f"'function-calling'). Use a tool-capable model such as {suggest_tool_model()!r}, "
+            f"'function-calling'). Use a tool-capable model such as {DEFAULT_CHAT_MODEL!r}, "
             "or register_model(...) if Novita has added tool calling to it."
         )
 

@@ -29,7 +29,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import openai
 
@@ -47,7 +47,7 @@ from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
 from novita_core.errors import describe_error_body
 from novita_core.params import CHAT, COMPLETIONS, InvalidParameterError, Request
 from novita_core.reasoning import normalize_response
-from novita_core.rerank import plan_rerank
+from novita_core.rerank import RerankOptions, plan_rerank
 from novita_core.retry import (
     OnRetry,
     acall_with_retry,
@@ -66,6 +66,9 @@ from novita_core.streaming import (
     error_object,
     parse_event,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 T = TypeVar("T")
 
@@ -400,6 +403,46 @@ def _monotonic_deadline(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
 
 
+def _post(
+    client: openai.OpenAI, request: Request, timeout: float | None, stream: bool = False
+) -> Any:
+    """One attempt's ``POST`` of ``request``, bounded as a whole by ``timeout`` seconds."""
+    try:
+        with deadline_at(_monotonic_deadline(timeout)):
+            return client.post(
+                request.path,
+                cast_to=RawResponse,
+                body=request.body,
+                options=_options(request),
+                stream=stream,
+            )
+    except UnicodeEncodeError as exc:
+        raise _unencodable(request, exc) from None
+
+
+async def _apost(
+    client: openai.AsyncOpenAI, request: Request, timeout: float | None, stream: bool = False
+) -> Any:
+    """Async twin of :func:`_post`; the SDK's timeouts are told apart from aiohttp's resets."""
+    try:
+        return await within(
+            client.post(
+                request.path,
+                cast_to=RawResponse,
+                body=request.body,
+                options=_options(request),
+                stream=stream,
+            ),
+            _loop_deadline(timeout),
+        )
+    except openai.APITimeoutError as exc:
+        raise _retyped(exc) from exc.__cause__
+    except asyncio.TimeoutError:
+        raise _timeout_error(client, request) from None
+    except UnicodeEncodeError as exc:
+        raise _unencodable(request, exc) from None
+
+
 def _sync_events(response: Any, timeout: float | None) -> Iterator[bytes]:
     """The SSE events of a response; waiting for each one (first included) ends by ``timeout``."""
     decoder = EventDecoder()
@@ -460,6 +503,14 @@ def _retyped(exc: openai.APITimeoutError) -> openai.APIConnectionError:
     if _is_timeout(exc):
         return exc
     return openai.APIConnectionError(request=exc.request)
+
+
+async def _retyping(call: Awaitable[T]) -> T:
+    """``await call``; an SDK timeout that really was a reset raises as the connection error."""
+    try:
+        return await call
+    except openai.APITimeoutError as exc:
+        raise _retyped(exc) from exc.__cause__
 
 
 def _stream_failure(exc: BaseException, response: Any, handed: int) -> Exception:
@@ -555,18 +606,11 @@ class NovitaClient:
         told of each retry (tenacity's ``RetryCallState``) before its sleep.
         """
         client = self.openai_client
-        options = _options(request)
         timeout = _attempt_seconds(self.settings)
         self._ensure_listing()
 
         def attempt() -> dict[str, Any]:
-            try:
-                with deadline_at(_monotonic_deadline(timeout)):
-                    response = client.post(
-                        request.path, cast_to=RawResponse, body=request.body, options=options
-                    )
-            except UnicodeEncodeError as exc:
-                raise _unencodable(request, exc) from None
+            response = _post(client, request, timeout)
             return _decode(response, request.endpoint, check)
 
         with self._secret_kept_out():
@@ -581,24 +625,11 @@ class NovitaClient:
     ) -> dict[str, Any]:
         """Async twin of :meth:`create` (an ``on_retry`` returning an awaitable is awaited)."""
         client = self.async_openai_client
-        options = _options(request)
         timeout = _attempt_seconds(self.settings)
         await self._aensure_listing()
 
         async def attempt() -> dict[str, Any]:
-            try:
-                response = await within(
-                    client.post(
-                        request.path, cast_to=RawResponse, body=request.body, options=options
-                    ),
-                    _loop_deadline(timeout),
-                )
-            except openai.APITimeoutError as exc:
-                raise _retyped(exc) from exc.__cause__
-            except asyncio.TimeoutError:
-                raise _timeout_error(client, request) from None
-            except UnicodeEncodeError as exc:
-                raise _unencodable(request, exc) from None
+            response = await _apost(client, request, timeout)
             return _decode(response, request.endpoint, check)
 
         with self._secret_kept_out():
@@ -661,20 +692,14 @@ class NovitaClient:
     # -- rerank --------------------------------------------------------------------------------
 
     def rerank(
-        self,
-        model: str,
-        query: str,
-        documents: Sequence[str],
-        *,
-        top_n: int | None = None,
-        max_documents: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        self, model: str, query: str, documents: Sequence[str], **options: Unpack[RerankOptions]
     ) -> dict[str, Any]:
         """``POST /rerank``: ``documents`` scored against ``query``, best first.
 
         Validated before any request; an empty list gives no results without a request; inputs
         longer than ``max_documents`` (or the model's known limit) go in several requests whose
-        answers are merged (see :mod:`novita_core.rerank`).
+        answers are merged (see :mod:`novita_core.rerank`). ``options`` are ``top_n``,
+        ``max_documents`` and ``extra_body`` (:class:`~novita_core.rerank.RerankOptions`).
 
         Returns:
             ``{"results": [{"index", "relevance_score"}, ...], "usage": {...}}``.
@@ -684,14 +709,7 @@ class NovitaClient:
             NovitaResponseError: an answer with a missing, repeated or out-of-range index or a
                 non-numeric score.
         """
-        plan = plan_rerank(
-            model,
-            query,
-            documents,
-            top_n=top_n,
-            max_documents=max_documents,
-            extra_body=extra_body,
-        )
+        plan = plan_rerank(model, query, documents, **options)
         return plan.merge([self.create(b.request, b.problem) for b in plan.batches])
 
     async def arerank(
@@ -700,20 +718,11 @@ class NovitaClient:
         query: str,
         documents: Sequence[str],
         *,
-        top_n: int | None = None,
-        max_documents: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        **options: Unpack[RerankOptions],
     ) -> dict[str, Any]:
         """Async twin of :meth:`rerank`; a split input keeps ``max_concurrency`` in flight."""
-        plan = plan_rerank(
-            model,
-            query,
-            documents,
-            top_n=top_n,
-            max_documents=max_documents,
-            extra_body=extra_body,
-        )
+        plan = plan_rerank(model, query, documents, **options)
         answers = await bounded_gather(
             lambda batch: self.acreate(batch.request, batch.problem),
             plan.batches,
@@ -750,23 +759,12 @@ class NovitaClient:
     ) -> Iterator[StreamDelta]:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.openai_client
-        options = _options(request)
         timeout = _attempt_seconds(self.settings)
         self._ensure_listing()
 
         def open_stream() -> tuple[Any, Iterator[bytes], list[StreamDelta]]:
             asm.reset()
-            try:
-                with deadline_at(_monotonic_deadline(timeout)):
-                    response = client.post(
-                        request.path,
-                        cast_to=RawResponse,
-                        body=request.body,
-                        options=options,
-                        stream=True,
-                    )
-            except UnicodeEncodeError as exc:
-                raise _unencodable(request, exc) from None
+            response = _post(client, request, timeout, stream=True)
             events = _sync_events(response, self.settings.read_timeout)
             try:
                 first = self._next_deltas(events, asm)
@@ -820,29 +818,12 @@ class NovitaClient:
     ) -> AsyncIterator[StreamDelta]:
         asm = assembler if assembler is not None else StreamAssembler()
         client = self.async_openai_client
-        options = _options(request)
         timeout = _attempt_seconds(self.settings)
         await self._aensure_listing()
 
         async def open_stream() -> tuple[Any, AsyncIterator[bytes], list[StreamDelta]]:
             asm.reset()
-            try:
-                response = await within(
-                    client.post(
-                        request.path,
-                        cast_to=RawResponse,
-                        body=request.body,
-                        options=options,
-                        stream=True,
-                    ),
-                    _loop_deadline(timeout),
-                )
-            except openai.APITimeoutError as exc:
-                raise _retyped(exc) from exc.__cause__
-            except asyncio.TimeoutError:
-                raise _timeout_error(client, request) from None
-            except UnicodeEncodeError as exc:
-                raise _unencodable(request, exc) from None
+            response = await _apost(client, request, timeout, stream=True)
             events = _async_events(response, self.settings.read_timeout)
             try:
                 first = await self._anext_deltas(events, asm)

@@ -12,11 +12,13 @@ import functools
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from novita_core.settings import NovitaSettings, check_picklable
+from novita_core.settings import NovitaSettings, check_picklable, sharing_memo
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from novita_core.client import NovitaClient
 
 
@@ -144,3 +146,61 @@ def picklable_state(
     if private:
         state["__pydantic_private__"] = {**private, "_connection": None}
     return state
+
+
+class ConnectedModel:
+    """The connection behaviour of an adapter model, for both frameworks.
+
+    Mixed in before the framework's pydantic base, whose ``__getstate__``/``__deepcopy__`` it
+    extends; the model declares the connection fields and a private ``_connection`` (None).
+    ``_connection_fields`` names its fields for :data:`SETTINGS_ARGUMENTS`, in that order;
+    ``_connection_arguments`` are further arguments of :meth:`NovitaSettings.resolve`.
+
+    Pickles (Ray, spawn pools, joblib, ``IngestionPipeline(num_workers=...)``) carry the fields,
+    never the resolved connection or a pool: both are rebuilt lazily where used. Deep copies
+    share the user's HTTP clients and carry the core client's settings only (the client builds
+    its pool lazily).
+
+    Example:
+        ```python
+        class MyConnection(ConnectedModel, pydantic.BaseModel):
+            api_key: str | None = None
+            base_url: str | None = None
+            ...  # one field per name of SETTINGS_ARGUMENTS
+            _connection: Connection | None = pydantic.PrivateAttr(default=None)
+        ```
+    """
+
+    _connection_fields: ClassVar[tuple[str, ...]] = SETTINGS_ARGUMENTS
+    _connection_arguments: ClassVar[Mapping[str, Any]] = {}
+    _connection: Connection | None
+
+    def _current_connection(self) -> Connection:
+        """Settings and client for the current field values.
+
+        Resolved again whenever a connection field changed since the last call: pydantic's
+        ``model_copy(update=...)`` and attribute assignment skip the validators, and LlamaIndex
+        models do not validate assignment at all.
+        """
+        self._connection = connect_model(
+            self._connection, self, self._connection_fields, **self._connection_arguments
+        )
+        return self._connection
+
+    def _http_clients(self) -> dict[str, Any]:
+        """The user's HTTP clients, by the model's field names."""
+        return {
+            field: getattr(self, field)
+            for field, argument in zip(self._connection_fields, SETTINGS_ARGUMENTS, strict=True)
+            if argument.startswith("http")
+        }
+
+    def __getstate__(self) -> dict[Any, Any]:
+        get_state = super().__getstate__  # type: ignore[misc]  # pydantic's, after this mixin
+        return picklable_state(type(self).__name__, get_state, **self._http_clients())
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        copied: Self = super().__deepcopy__(  # type: ignore[misc]  # pydantic's
+            sharing_memo(memo, *self._http_clients().values())
+        )
+        return copied

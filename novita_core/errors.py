@@ -11,7 +11,8 @@ they live in :mod:`novita_core._sdk_errors` and are loaded with the SDK, on firs
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+from novita_core._lazy import lazy_names
 
 
 class NovitaError(Exception):
@@ -44,14 +45,11 @@ def describe_error_body(status_code: int, body: object) -> str:
     return f"Error code: {status_code}"
 
 
-_SDK_ERRORS = frozenset(
-    {"NovitaStreamError", "NovitaResponseError", "NovitaServerError", "NovitaStreamServerError"}
+_SDK_ERRORS = (
+    "NovitaStreamError",
+    "NovitaResponseError",
+    "NovitaServerError",
+    "NovitaStreamServerError",
 )
 
-
-def __getattr__(name: str) -> Any:
-    if name in _SDK_ERRORS:
-        from novita_core import _sdk_errors
-
-        return getattr(_sdk_errors, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, dict.fromkeys(_SDK_ERRORS, "novita_core._sdk_errors"))

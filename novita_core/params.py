@@ -110,7 +110,7 @@ _RERANK = frozenset({RERANK})
 _NUMBER = (int, float)
 _EXTRA = Wire.EXTRA_BODY
 
-# Ranges follow Novita's API reference; where its notation is loose, the OpenAI range.
+# Ranges are those Novita's API documentation gives; where its notation is loose, the OpenAI range.
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "model", (str,), _ALL | _RERANK, required=True, doc="Novita model id, e.g. provider/name"

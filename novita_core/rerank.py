@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from novita_core.params import (
     RERANK,
@@ -49,6 +49,24 @@ def max_documents_for(model: str, override: int | None = None) -> int | None:
             f"max_documents must be an integer >= 1 or None, got {override!r}"
         )
     return override
+
+
+class RerankOptions(TypedDict, total=False):
+    """The keyword options of a rerank call, as :func:`plan_rerank` takes them.
+
+    ``top_n`` (how many of the best documents to return; None: all), ``max_documents``
+    (documents per request; None: the model's known limit) and ``extra_body`` (fields merged
+    into each JSON body as given).
+
+    Example:
+        ```python
+        client.rerank(model, "Where is Paris?", documents, top_n=2, max_documents=100)
+        ```
+    """
+
+    top_n: int | None
+    max_documents: int | None
+    extra_body: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)

@@ -200,15 +200,25 @@ class NovitaSettings:
     """
 
     api_key: str
+    """The Novita API key (resolved; never printed)."""
     base_url: str = DEFAULT_BASE_URL
+    """OpenAI-compatible base URL."""
     timeout: Any = DEFAULT_TIMEOUT
+    """Seconds per HTTP attempt, an ``httpx.Timeout``/``httpx2.Timeout``, or None."""
     max_retries: int = DEFAULT_MAX_RETRIES
+    """Retries after the first attempt."""
     default_headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra headers sent with every request."""
     http_client: Any = None
+    """A sync HTTP client of the installed ``openai``'s kind, or None for a shared pool."""
     http_async_client: Any = None
+    """The async counterpart, or None for a pool per event loop."""
     async_transport: str = "aiohttp"
+    """``"aiohttp"`` or ``"httpx"``: the async transport when no ``http_async_client`` is given."""
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
+    """What is retried, and the waits between attempts."""
     model_listing: bool = True
+    """Read Novita's ``GET /models`` once per base URL, before the first request there."""
 
     @classmethod
     def resolve(

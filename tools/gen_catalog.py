@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Generate the bundled model catalog, ``novita_core/data/models.json``, from models.dev data.
 
-The source is the models.dev snapshot of Novita's catalog that the team keeps in
-``../shared/data/novita-models.json`` (one JSON object per model: tool_call, reasoning,
-structured_output, modalities, limits, prices, reasoning options). models.dev is MIT-licensed;
-its notice is written beside the output. Models the snapshot lacks (embedding and rerank
-models) are added from :data:`EXTRA_MODELS` below.
+The source is the models.dev snapshot of Novita's catalog in ``tools/data/novita-models.json``
+(one JSON object per model: tool_call, reasoning, structured_output, modalities, limits, prices,
+reasoning options; its source commit and date inside). models.dev is MIT-licensed; its notice
+is beside the snapshot and is written beside the output. Models the snapshot lacks (embedding
+and rerank models) are added from :data:`EXTRA_MODELS` below.
 
     python3 tools/gen_catalog.py            # rewrite the shipped catalog
     python3 tools/gen_catalog.py --check    # exit 1 if the shipped catalog is out of date
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "novita-models.json"
+DEFAULT_SOURCE = ROOT / "tools" / "data" / "novita-models.json"
 OUTPUT = ROOT / "novita_core" / "data" / "models.json"
 LICENSE_OUTPUT = ROOT / "novita_core" / "data" / "LICENSE.models-dev"
 

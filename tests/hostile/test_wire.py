@@ -1,6 +1,6 @@
 """What reaches the caller when the bytes on the wire are hostile, through both chat adapters.
 
-Every test runs over the chat drivers of ``reliability.rel_drivers`` (ChatNovita and NovitaAI;
+Every test runs over the chat drivers of ``reliability.drivers`` (ChatNovita and NovitaAI;
 sync, async, stream and astream) against :class:`hostile.server.HostileServer`, which scripts
 every byte: split writes, chunked or EOF framing, resets, stalls and drip-feeds.
 """
@@ -37,7 +37,7 @@ from tests.hostile.server import (
     normal,
     sse_answer,
 )
-from tests.reliability.rel_drivers import CHAT_PATH, LLM_DRIVERS, Driver
+from tests.reliability.drivers import CHAT_PATH, LLM_DRIVERS, Driver
 
 pytestmark = pytest.mark.timeout(60)
 

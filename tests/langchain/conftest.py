@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from novita_core.testing import OfflineNovitaServer
-from tests.langchain.lc_helpers import stop_shared_server
+from tests.langchain.helpers import stop_shared_server
 
 ENV_VARS = ("NOVITA_API_KEY", "NOVITA_BASE_URL", "NOVITA_API_BASE")
 

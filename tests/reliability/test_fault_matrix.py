@@ -1,6 +1,6 @@
-"""The fault matrix of issue 5, proven per adapter and per call form against the offline server.
+"""The README's "Errors and retries" table, proven per adapter and call form on the offline server.
 
-Each row is one test parametrized over the driver table in ``rel_drivers`` (ChatNovita, Novita,
+Each row is one test parametrized over the driver table in ``drivers`` (ChatNovita, Novita,
 NovitaAI chat and complete, both embedding classes; sync, async, stream and astream where the
 adapter has them). Faults that are not about ``Retry-After`` carry ``retry-after-ms: 5`` so the
 retries are quick, and the exponential backoff (used after resets and timeouts, which have no
@@ -24,7 +24,7 @@ from novita_core import (
     NovitaStreamServerError,
 )
 from novita_core.testing import Fault, OfflineNovitaServer
-from tests.reliability.rel_drivers import (
+from tests.reliability.drivers import (
     ALL_DRIVERS,
     LLM_DRIVERS,
     NON_STREAM_DRIVERS,

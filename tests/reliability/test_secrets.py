@@ -29,7 +29,7 @@ from llama_index_novita import NovitaAI, NovitaEmbedding
 from novita_core import NovitaClient, NovitaSettings, NovitaStreamError, build_request
 from novita_core._logging import BODY_OPT_IN_ENV, SDK_LOGGER, RequestBodyFilter
 from novita_core.testing import Fault, OfflineNovitaServer
-from tests.reliability.rel_drivers import ALL_DRIVERS, Driver
+from tests.reliability.drivers import ALL_DRIVERS, Driver
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -23,7 +23,7 @@ from langchain_novita import ChatNovita, Novita, NovitaEmbeddings
 from llama_index_novita import NovitaAI, NovitaEmbedding
 from novita_core import DEFAULT_BASE_URL, NovitaSettings
 from novita_core.testing import Fault, OfflineNovitaServer
-from tests.reliability.rel_drivers import ALL_DRIVERS, Driver
+from tests.reliability.drivers import ALL_DRIVERS, Driver
 
 pytestmark = pytest.mark.timeout(60)
 

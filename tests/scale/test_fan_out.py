@@ -19,7 +19,7 @@ from llama_index_novita import NovitaRerank as LiRerank
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, LoopLimiter, bounded_gather
 from novita_core.testing import OfflineNovitaServer
 from novita_core.testing.replies import embed_text
-from tests.scale.scale_models import CHAT_MODEL, DIMENSIONS, EMBEDDING_MODEL
+from tests.scale.models import CHAT_MODEL, DIMENSIONS, EMBEDDING_MODEL
 
 pytestmark = pytest.mark.timeout(120)
 

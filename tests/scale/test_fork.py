@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 import pytest
 
 from novita_core.testing import OfflineNovitaServer
-from tests.scale.scale_models import KIND_IDS, KINDS, Kind
+from tests.scale.models import KIND_IDS, KINDS, Kind
 
 pytestmark = [
     pytest.mark.timeout(120),

@@ -18,7 +18,7 @@ import pytest
 from langchain_novita import ChatNovita, NovitaEmbeddings
 from llama_index_novita import NovitaAI, NovitaEmbedding
 from novita_core.testing import OfflineNovitaServer
-from tests.scale.scale_models import KIND_IDS, KINDS, Kind
+from tests.scale.models import KIND_IDS, KINDS, Kind
 
 pytestmark = pytest.mark.timeout(120)
 

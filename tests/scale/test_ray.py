@@ -19,7 +19,7 @@ from langchain_novita import ChatNovita
 from llama_index_novita import NovitaEmbedding
 from novita_core.testing import OfflineNovitaServer
 from novita_core.testing.replies import embed_text
-from tests.scale.scale_models import CHAT_MODEL, DIMENSIONS, EMBEDDING_MODEL
+from tests.scale.models import CHAT_MODEL, DIMENSIONS, EMBEDDING_MODEL
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(240)]
 

@@ -16,7 +16,7 @@ from langchain_novita import ChatNovita, Novita
 from novita_core.catalog import DEFAULT_CHAT_MODEL, clear_cache
 from novita_core.testing import Fault, OfflineNovitaServer
 
-SOURCE = Path(__file__).resolve().parents[3] / "shared" / "data" / "novita-models.json"
+SOURCE = Path(__file__).resolve().parents[2] / "tools" / "data" / "novita-models.json"
 NO_TOOLS = "meta-llama/llama-3.1-8b-instruct"
 PLAIN = "meta-llama/llama-3.3-70b-instruct"  # tools, no structured outputs, no reasoning
 INLINE_THINK = "qwen/qwen3-8b-fp8"
@@ -43,8 +43,6 @@ def _fresh_listings() -> Any:
 def test_profile_of_every_model_in_the_data_without_a_request(
     server: OfflineNovitaServer, connect: dict[str, Any]
 ) -> None:
-    if not SOURCE.exists():
-        pytest.skip("the models.dev snapshot is not beside the repository")
     entries = json.loads(SOURCE.read_text())["models"]
     for entry in entries:
         profile = ChatNovita(**connect, model=entry["id"]).profile

@@ -13,19 +13,19 @@ from syrupy.assertion import SnapshotAssertion
 
 from langchain_novita import ChatNovita
 from novita_core.catalog import DEFAULT_CHAT_MODEL
-from tests.langchain.lc_helpers import shared_server
+from tests.langchain.helpers import shared_server
 
 NO_INTERNET = (
     "downloads its input file from the public internet (GitHub raw / w3.org / wikimedia), which "
     "this offline suite cannot reach; image input is covered with a local base64 image in "
-    "test_lc_chat.py::test_image_input_base64_and_url"
+    "tests/langchain/test_chat.py::test_image_input_base64_and_url"
 )
 NOT_IN_CORE_MAPPING = (
     "langchain-core's load(allowed_objects='all') only revives classes listed in its own "
     "serialization mapping (langchain_core/load/mapping.py: langchain-ai partners such as "
     "ChatXAI); a third-party class must be allowed explicitly. dumpd still matches the snapshot "
     "before load() raises; the round trip with allowed_objects=[ChatNovita] is tested in "
-    "test_lc_chat.py::test_dumps_loads_round_trip_without_key"
+    "tests/langchain/test_chat.py::test_dumps_loads_round_trip_without_key"
 )
 UNIT_BASE_URL = "http://127.0.0.1:9/v3/openai"
 REASONING_MODEL = "deepseek/deepseek-r1-turbo"

@@ -26,7 +26,7 @@ from langchain_novita import ChatNovita
 from langchain_novita._messages import dict_to_message, message_to_dict
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.testing import Fault, OfflineNovitaServer
-from tests.langchain.lc_helpers import PNG_1X1
+from tests.langchain.helpers import PNG_1X1
 
 R1 = "deepseek/deepseek-r1-turbo"
 
@@ -160,6 +160,24 @@ def test_headers_key_and_source(server: OfflineNovitaServer, connect: dict[str, 
     request = server.requests[0]
     assert request.authorized
     assert request.headers["x-trace"] == "t1"
+
+
+def test_a_field_set_or_copied_after_a_call_reaches_the_next_request(
+    server: OfflineNovitaServer, connect: dict[str, Any]
+) -> None:
+    llm = ChatNovita(**connect, temperature=0.1)
+    llm.invoke("one")
+    llm.temperature = 0.7
+    llm.invoke("two")
+    llm.model_copy(update={"top_k": 5}).invoke("three")
+    llm.invoke("four")
+    bodies = [r.json for r in server.requests if r.path.endswith("/chat/completions")]
+    assert [(b["temperature"], b.get("top_k")) for b in bodies] == [
+        (0.1, None),
+        (0.7, None),
+        (0.7, 5),
+        (0.7, None),
+    ]
 
 
 # -- validation: clear errors, nothing sent ------------------------------------------------------

@@ -8,7 +8,7 @@ from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
 from langchain_novita import NovitaEmbeddings
-from tests.langchain.lc_helpers import shared_server
+from tests.langchain.helpers import shared_server
 
 
 class TestNovitaEmbeddingsUnit(EmbeddingsUnitTests):

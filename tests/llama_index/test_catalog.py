@@ -17,7 +17,7 @@ from llama_index_novita import NovitaAI
 from novita_core.catalog import clear_cache
 from novita_core.testing import Fault, OfflineNovitaServer
 
-SOURCE = Path(__file__).resolve().parents[3] / "shared" / "data" / "novita-models.json"
+SOURCE = Path(__file__).resolve().parents[2] / "tools" / "data" / "novita-models.json"
 USER = [ChatMessage(role="user", content="plan a trip")]
 
 
@@ -31,8 +31,6 @@ def _fresh_listings() -> Any:
 def test_metadata_of_every_model_in_the_data_without_a_request(
     make_llm: Callable[..., NovitaAI], server: OfflineNovitaServer
 ) -> None:
-    if not SOURCE.exists():
-        pytest.skip("the models.dev snapshot is not beside the repository")
     for entry in json.loads(SOURCE.read_text())["models"]:
         meta = make_llm(model=entry["id"]).metadata
         assert meta.context_window == entry["limit"]["context"], entry["id"]
