@@ -449,7 +449,7 @@ def _answers_in_json(response: Any) -> bool:
     Some failures (a spent quota, a busy upstream) come back as a 200 JSON error object even
     for ``stream: true``; read as SSE it holds no event and would only say "stream ended".
     """
-    content_type = response.headers.get("content-type", "")
+    content_type: str = response.headers.get("content-type", "")
     return content_type.partition(";")[0].strip().lower() == "application/json"
 
 
