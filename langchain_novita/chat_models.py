@@ -51,8 +51,8 @@ from novita_core.catalog import (
 from novita_core.params import (
     CHAT,
     Endpoint,
-    InvalidParameterError,
     Request,
+    check_tool_choice,
     json_schema_format,
     validate_params,
     wire_tool_choice,
@@ -60,24 +60,6 @@ from novita_core.params import (
 from novita_core.streaming import StreamAssembler, StreamDelta
 
 ToolLike = JsonDict | type | Callable[..., Any] | BaseTool
-
-
-def _check_tool_choice_names(choice: Any, tools: Sequence[JsonDict]) -> None:
-    """A ``tool_choice`` naming a function must name one of the bound tools.
-
-    Raises:
-        InvalidParameterError: the named tool is not among ``tools``.
-    """
-    if not isinstance(choice, Mapping) or choice.get("type") != "function":
-        return
-    function = choice.get("function")
-    name = function.get("name") if isinstance(function, Mapping) else None
-    names = [tool["function"]["name"] for tool in tools if tool.get("type") == "function"]
-    if name not in names:
-        raise InvalidParameterError(
-            f"tool_choice names the tool {name!r}, which is not among the bound tools "
-            f"{names}; use one of those names, 'auto', 'none' or 'required'."
-        )
 
 
 class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
@@ -466,7 +448,7 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         if tool_choice is not None:
             kwargs["tool_choice"] = wire_tool_choice(tool_choice)
-            _check_tool_choice_names(kwargs["tool_choice"], formatted)
+            check_tool_choice(kwargs["tool_choice"], formatted)
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
         return self.bind(tools=formatted, **kwargs)

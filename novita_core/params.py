@@ -309,6 +309,33 @@ def wire_tool_choice(choice: Any) -> Any:
     return choice
 
 
+def check_tool_choice(choice: Any, tools: Any) -> None:
+    """A ``tool_choice`` naming a function must name one of the request's ``tools``.
+
+    Novita answers such a request with a 400 (or, on some models, ignores the choice), so the
+    mismatch is reported before anything is sent. Keyword choices (``auto``, ...) pass.
+
+    Raises:
+        InvalidParameterError: the named function is not among ``tools``.
+    """
+    if not isinstance(choice, Mapping) or choice.get("type") != "function":
+        return
+    function = choice.get("function")
+    name = function.get("name") if isinstance(function, Mapping) else None
+    names = [
+        tool["function"].get("name")
+        for tool in tools or ()
+        if isinstance(tool, Mapping)
+        and tool.get("type") == "function"
+        and isinstance(tool.get("function"), Mapping)
+    ]
+    if name not in names:
+        raise InvalidParameterError(
+            f"tool_choice names the tool {name!r}, which is not among the bound tools "
+            f"{names}; use one of those names, 'auto', 'none' or 'required'."
+        )
+
+
 def build_request(
     endpoint: Endpoint,
     params: Mapping[str, Any],
@@ -560,6 +587,8 @@ _SHAPE_CHECKS: dict[type, Callable[[ParamSpec, Any], None]] = {
 def _check_combinations(endpoint: Endpoint, body: Mapping[str, Any]) -> None:
     if "reasoning_effort" in body and isinstance(body.get("model"), str):
         _check_reasoning_effort(body["model"], body["reasoning_effort"])
+    if "tool_choice" in body:
+        check_tool_choice(body["tool_choice"], body.get("tools"))
     if "stream_options" in body and not body.get("stream"):
         raise InvalidParameterError("stream_options is only allowed with stream=True")
     if endpoint == CHAT and "top_logprobs" in body and body.get("logprobs") is not True:

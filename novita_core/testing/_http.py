@@ -12,7 +12,7 @@ import socket
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from http import HTTPStatus
+from http.client import responses
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -59,12 +59,7 @@ class HttpRequest:
 async def read_request(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> HttpRequest | None:
-    """Read the next request of a connection; None when it closed or sent garbage (answered).
-
-    Args:
-        reader: The connection's reader.
-        writer: Its writer, for ``100 Continue`` and for refusing a bad request line.
-    """
+    """Read the next request of a connection; None when it closed or sent garbage (answered)."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError:
@@ -153,14 +148,7 @@ class Responder:
         status: int = 200,
         headers: list[tuple[str, str]] | None = None,
     ) -> bool:
-        """Stream SSE ``events`` (each already framed, see :func:`sse`) in a chunked body.
-
-        Args:
-            events: The events, in order.
-            end: How the stream ends.
-            status: The response status.
-            headers: Extra response headers.
-        """
+        """Stream SSE ``events`` (each already framed, see :func:`sse`) in a chunked body."""
         writer = self.writer
         writer.write(_head(status, "text/event-stream", self.keep_alive, None, headers))
         pending: list[bytes] = []
@@ -214,10 +202,7 @@ def _head(
     length: int | None,
     extra: list[tuple[str, str]] | None = None,
 ) -> bytes:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Unknown"
+    phrase = responses.get(status, "Unknown")
     lines = [f"HTTP/1.1 {status} {phrase}", f"Content-Type: {content_type}"]
     if length is None:
         lines += ["Transfer-Encoding: chunked", "Cache-Control: no-cache"]
@@ -229,10 +214,7 @@ def _head(
 
 
 def _plain(status: int, text: bytes) -> bytes:
-    return (
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: text/plain\r\n"
-        f"Content-Length: {len(text)}\r\nConnection: close\r\n\r\n"
-    ).encode() + text
+    return _head(status, "text/plain", False, len(text)) + text
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:

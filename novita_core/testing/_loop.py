@@ -56,44 +56,24 @@ class LoopbackServer:
         """
         if self._thread is not None:
             raise RuntimeError("server already started")
-        ready = threading.Event()
-        failure: list[BaseException] = []
         loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                self._server = loop.run_until_complete(
-                    asyncio.start_server(
-                        self._serve_connection,
-                        self.host,
-                        self._requested_port,
-                        backlog=4096,
-                        limit=MAX_HEADER_BYTES,
-                    )
-                )
-                self._port = self._server.sockets[0].getsockname()[1]
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(self._shutdown())
-                loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="offline-novita-server", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            self._thread.join()
-            self._thread = None
-            self._loop = None
-            raise failure[0]
+        thread = threading.Thread(
+            target=loop.run_forever, name="offline-novita-server", daemon=True
+        )
+        thread.start()
+        listening = asyncio.start_server(
+            self._serve_connection, self.host, self._requested_port, backlog=4096,
+            limit=MAX_HEADER_BYTES,
+        )  # fmt: skip
+        try:
+            self._server = asyncio.run_coroutine_threadsafe(listening, loop).result()
+        except BaseException:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+            raise
+        self._port = self._server.sockets[0].getsockname()[1]
+        self._loop, self._thread = loop, thread
         return self
 
     def stop(self) -> None:
@@ -101,9 +81,12 @@ class LoopbackServer:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(loop.stop)
+        with contextlib.suppress(RuntimeError, TimeoutError):
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
+        if not thread.is_alive():
+            loop.close()
         self._loop = None
         self._thread = None
         self._server = None

@@ -9,6 +9,7 @@ answered lines in a shuffled (deterministic) order, the error file the lines tha
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import json
@@ -22,19 +23,25 @@ from novita_core.testing.replies import (
     ApiError,
     ChatPlan,
     CompletionPlan,
-    ModelEntry,
+    ModelInfo,
     build_chat,
     build_completion,
     dumps,
 )
 
-BATCH_ENDPOINTS: dict[str, Callable[[Any, dict[str, ModelEntry]], ChatPlan | CompletionPlan]] = {
+BATCH_ENDPOINTS: dict[str, Callable[[Any, dict[str, ModelInfo]], ChatPlan | CompletionPlan]] = {
     "/v1/chat/completions": build_chat,
     "/v1/completions": build_completion,
 }
 """A batch's ``endpoint`` -> the reply builder its lines run through."""
 COMPLETION_WINDOWS = ("48h",)
 STATUS_STEPS = {"validating": "in_progress", "in_progress": "completed", "cancelling": "cancelled"}
+
+_UNSET_UNTIL_LATER = (
+    "output_file_id", "error_file_id", "errors", "in_progress_at", "completed_at", "cancelled_at",
+    "failed_at",
+)  # fmt: skip
+"""Batch fields that stay None until the batch gets that far."""
 
 Reply = tuple[int, Any]
 """HTTP status and a JSON payload (or ``bytes`` for file content)."""
@@ -85,7 +92,7 @@ class BatchStore:
         batches: Stored batches by id.
     """
 
-    def __init__(self, models: Callable[[], dict[str, ModelEntry]]) -> None:
+    def __init__(self, models: Callable[[], dict[str, ModelInfo]]) -> None:
         self._models = models
         self.polls_per_status = 1
         self.files: dict[str, StoredFile] = {}
@@ -188,14 +195,8 @@ class BatchStore:
             "input_file_id": input_file.id,
             "completion_window": body["completion_window"],
             "status": "validating",
-            "output_file_id": None,
-            "error_file_id": None,
-            "errors": None,
             "created_at": int(time.time()),
-            "in_progress_at": None,
-            "completed_at": None,
-            "cancelled_at": None,
-            "failed_at": None,
+            **dict.fromkeys(_UNSET_UNTIL_LATER),
             "request_counts": {"total": total, "completed": 0, "failed": 0},
             "metadata": body.get("metadata"),
         }
@@ -280,34 +281,23 @@ class BatchStore:
         answered: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         for number, line in enumerate(self._lines(stored)[:count]):
-            request_id = f"req_offline_{info['id']}_{number}"
-            result = {"id": f"batch_req_{number:06d}", "custom_id": line["custom_id"]}
             try:
-                response = build(line["body"], models).response()
+                status, answer = 200, build(line["body"], models).response()
             except ApiError as exc:
-                result["response"] = {
-                    "status_code": exc.status,
-                    "request_id": request_id,
-                    "body": exc.body(),
-                }
-                result["error"] = None
-                failed.append(result)
-                continue
-            result["response"] = {"status_code": 200, "request_id": request_id, "body": response}
-            result["error"] = None
-            answered.append(result)
+                status, answer = exc.status, exc.body()
+            request_id = f"req_offline_{info['id']}_{number}"
+            response = {"status_code": status, "request_id": request_id, "body": answer}
+            result = {"id": f"batch_req_{number:06d}", "custom_id": line["custom_id"]}
+            (answered if status == 200 else failed).append(
+                {**result, "response": response, "error": None}
+            )
         random.Random(info["id"]).shuffle(answered)
-        if answered:
-            output = self._store(f"{info['id']}_output.jsonl", "batch_output", _jsonl(answered))
-            info["output_file_id"] = output.id
-        if failed:
-            errors = self._store(f"{info['id']}_error.jsonl", "batch_output", _jsonl(failed))
-            info["error_file_id"] = errors.id
-        info["request_counts"] = {
-            "total": info["request_counts"]["total"],
-            "completed": len(answered),
-            "failed": len(failed),
-        }
+        for kind, lines in (("output", answered), ("error", failed)):
+            if lines:
+                written = self._store(f"{info['id']}_{kind}.jsonl", "batch_output", _jsonl(lines))
+                info[f"{kind}_file_id"] = written.id
+        counts = info["request_counts"]
+        info["request_counts"] = {**counts, "completed": len(answered), "failed": len(failed)}
 
 
 def _line_problem(line: Any, endpoint: str, seen: set[str]) -> str | None:
@@ -337,13 +327,11 @@ def _jsonl(lines: list[dict[str, Any]]) -> bytes:
 
 
 def _json_body(body: bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(body) if body else None
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    return parsed
+    with contextlib.suppress(ValueError):
+        parsed = json.loads(body)
+        if isinstance(parsed, dict):
+            return parsed
+    raise ApiError(400, "request body must be a JSON object")
 
 
 def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:

@@ -8,13 +8,11 @@ lower-cased words, minus a few stopwords. Results come back best first, ties in 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from typing import Any
 
-from novita_core.testing.replies import ApiError, ModelEntry
-from novita_core.testing.replies.common import check_ranges, require_object_with_model
+from novita_core.testing.replies import ApiError, ModelInfo
+from novita_core.testing.replies.common import check_ranges, hash_hex, require_model
 
 __all__ = ["RERANK_PATH", "build_rerank", "relevance"]
 
@@ -52,18 +50,14 @@ def relevance(query: str, document: str) -> float:
     return round(score, 6)
 
 
-def build_rerank(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:
+def build_rerank(body: Any, models: dict[str, ModelInfo]) -> dict[str, Any]:
     """Validate a ``/rerank`` body like Novita and return the answer.
-
-    Args:
-        body: Parsed JSON body.
-        models: The server's models by id; rerank models are those of kind ``"rerank"``.
 
     Raises:
         ApiError: 400 for an invalid body or a model that does not rerank; 404 for an unknown
             model.
     """
-    require_object_with_model(body)
+    require_model(body, models, "rerank")
     query = body.get("query")
     if not isinstance(query, str) or not query:
         raise ApiError(400, "query is required and must be a non-empty string")
@@ -74,13 +68,6 @@ def build_rerank(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:
         raise ApiError(400, "documents must not be empty")
     check_ranges(body, "rerank")
     top_n = body.get("top_n")
-    model = body["model"]
-    entry = models.get(model)
-    if entry is None:
-        raise ApiError(404, f"model not found: {model}")
-    if entry.kind != "rerank":
-        raise ApiError(400, f"model {model} is not a rerank model")
-
     scores = [relevance(query, text) for text in documents]
     order = sorted(range(len(documents)), key=lambda i: -scores[i])  # ties stay in input order
     scored = [
@@ -91,7 +78,7 @@ def build_rerank(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:
         len(_WORD.findall(text)) for text in documents
     )
     return {
-        "id": "rerank-" + hashlib.blake2b(json.dumps(body).encode(), digest_size=12).hexdigest(),
+        "id": f"rerank-{hash_hex(body)}",
         "results": scored[:top_n] if top_n is not None else scored,
         "usage": {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens},
     }

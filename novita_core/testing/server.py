@@ -14,27 +14,26 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from novita_core.testing import faults
 from novita_core.testing._http import HttpRequest, Responder
 from novita_core.testing._loop import LoopbackServer
 from novita_core.testing.batches import BatchStore
-from novita_core.testing.faults import FAULT_HEADER, Fault, FaultKind
+from novita_core.testing.faults import FAULT_HEADER, Fault, FaultKind, wire
 from novita_core.testing.replies import (
     ApiError,
-    ModelEntry,
+    ModelInfo,
     build_chat,
     build_completion,
     build_embeddings,
     catalog_models,
     dumps,
     error_body,
+    listing,
 )
-from novita_core.testing.replies.scripted import Script, ScriptedReply
+from novita_core.testing.replies.scripted import MatchQueue, ScriptedReply
 from novita_core.testing.rerank import RERANK_PATH, build_rerank
 
 __all__ = ["Fault", "FaultKind", "OfflineNovitaServer", "RecordedRequest", "ScriptedReply"]
@@ -66,12 +65,6 @@ class RecordedRequest:
     body: bytes = b""
     query: str = ""
     has_authorization: bool = False
-
-
-@dataclass
-class _QueuedFault:
-    fault: Fault
-    remaining: int
 
 
 class OfflineNovitaServer(LoopbackServer):
@@ -127,13 +120,13 @@ class OfflineNovitaServer(LoopbackServer):
         self.api_key = api_key
         self.latency = latency
         self.chunk_delay = chunk_delay
-        self._models: dict[str, ModelEntry] = catalog_models()
+        self._models: dict[str, ModelInfo] = catalog_models()
         for model_id in extra_models:
             self.add_model(model_id)
         self._lock = threading.Lock()
         self._records: list[RecordedRequest] = []
-        self._faults: deque[_QueuedFault] = deque()
-        self._script = Script()
+        self._faults = MatchQueue[Fault]()
+        self._script = MatchQueue[ScriptedReply]()
         self._auth_value = f"Bearer {api_key}"
         self._prompt_cache: set[str] = set()
         self._denied_models: dict[str, str] = {}
@@ -174,9 +167,9 @@ class OfflineNovitaServer(LoopbackServer):
         """Forget recorded requests, queued faults and replies, seen prompts, in-flight maximum."""
         with self._lock:
             self._records.clear()
-            self._faults.clear()
             self._prompt_cache = set()
             self._max_in_flight = self._in_flight
+        self._faults.clear()
         self._script.clear()
 
     def script(
@@ -227,15 +220,11 @@ class OfflineNovitaServer(LoopbackServer):
             fault: The fault to produce.
             times: How many matching requests it applies to.
         """
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        with self._lock:
-            self._faults.append(_QueuedFault(fault, times))
+        self._faults.add(fault, times)
 
     def pending_faults(self) -> list[Fault]:
         """Queued faults not yet consumed, one entry per remaining use."""
-        with self._lock:
-            return [q.fault for q in self._faults for _ in range(q.remaining)]
+        return self._faults.pending()
 
     def add_model(
         self,
@@ -270,9 +259,10 @@ class OfflineNovitaServer(LoopbackServer):
             inline_think: Write reasoning inline as ``<think>...</think>`` in ``content``.
         """
         models = dict(self._models)
-        models[model_id] = ModelEntry(
-            model_id, context_size, max_output_tokens, kind, reasoning, dimensions, tool_calling,
-            structured_output, input_modalities, input_price, output_price, inline_think,
+        models[model_id] = ModelInfo(
+            model_id, context_size, max_output_tokens, tool_calling, structured_output, reasoning,
+            "image" in input_modalities, kind, dimensions, input_modalities=input_modalities,
+            inline_think=inline_think, input_price=input_price, output_price=output_price,
         )  # fmt: skip
         # Replace rather than mutate so the loop thread never sees a dict mid-update.
         self._models = models
@@ -311,14 +301,7 @@ class OfflineNovitaServer(LoopbackServer):
         spec = request.headers.get(FAULT_HEADER)
         if spec:
             return Fault.parse(spec)
-        with self._lock:
-            for queued in self._faults:
-                if queued.fault.matches(request.path):
-                    queued.remaining -= 1
-                    if queued.remaining <= 0:
-                        self._faults.remove(queued)
-                    return queued.fault
-        return None
+        return self._faults.take(lambda fault: fault.matches(request.path))
 
     async def _handle(self, request: HttpRequest, writer: asyncio.StreamWriter) -> bool:
         record = self._record(request)
@@ -331,7 +314,7 @@ class OfflineNovitaServer(LoopbackServer):
             await asyncio.sleep(self.latency)
         if fault is not None:
             streaming = isinstance(record.json, dict) and bool(record.json.get("stream"))
-            sent = await faults.act(fault, streaming, responder)
+            sent = await wire.act(fault, streaming, responder)
             if sent is not None:
                 return sent
         if not record.authorized:
@@ -346,22 +329,22 @@ class OfflineNovitaServer(LoopbackServer):
         self, record: RecordedRequest, responder: Responder, fault: Fault | None
     ) -> bool:
         path, method, body = record.path.rstrip("/"), record.method, record.json
-        scripted = self._script.take(path, body)
+        scripted = self._script.take(lambda reply: reply.matches(path, body))
         if scripted is not None:
             if scripted.events is None:
-                return await faults.send_json(
+                return await wire.send_json(
                     responder, scripted.status, scripted.json, fault, scripted.headers
                 )
-            return await faults.send_events(
+            return await wire.send_events(
                 responder, scripted.events, fault, scripted.status, scripted.headers, scripted.done
             )
         if self.batches.routes(path):
             status, payload = self.batches.handle(method, path, record.headers, record.body)
             if isinstance(payload, bytes):
                 return await responder.send(status, payload)
-            return await faults.send_json(responder, status, payload, fault)
+            return await wire.send_json(responder, status, payload, fault)
         if method == "GET" and (path.endswith("/models") or "/models/" in path):
-            return await faults.send_json(responder, 200, self._listing(path), fault)
+            return await wire.send_json(responder, 200, self._listing(path), fault)
         endpoint = next((suffix for suffix in self._builders if path.endswith(suffix)), None)
         if endpoint is None:
             raise ApiError(404, f"no such endpoint: {method} {record.path}", reason="NOT_FOUND")
@@ -373,19 +356,19 @@ class OfflineNovitaServer(LoopbackServer):
         if denied is not None:
             raise ApiError(403, "this API key may not use this model", reason=denied)
         answer = self._builders[endpoint](body)
-        return await faults.send_answer(responder, answer, bool(body.get("stream")), fault)
+        return await wire.send_answer(responder, answer, bool(body.get("stream")), fault)
 
     def _listing(self, path: str) -> dict[str, Any]:
         if path.endswith("/models"):
-            return {"data": [m.listing() for m in self._models.values()]}
+            return {"data": [listing(m) for m in self._models.values()]}
         model_id = path.rsplit("/models/", 1)[1]
         entry = self._models.get(model_id)
         if entry is None:
             raise ApiError(404, f"model not found: {model_id}")
-        return entry.listing()
+        return listing(entry)
 
     @property
-    def _builders(self) -> dict[str, Callable[[Any], dict[str, Any] | faults.Plan]]:
+    def _builders(self) -> dict[str, Callable[[Any], dict[str, Any] | wire.Plan]]:
         """Endpoint path suffix -> the reply builder (``/completions`` after the chat one)."""
         models = self._models
         return {

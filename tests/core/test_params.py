@@ -70,6 +70,24 @@ def test_cross_parameter_rules() -> None:
         build_request("completions", {"model": MODEL, "prompt": "x", "n": 3, "best_of": 2})
 
 
+def test_a_named_tool_choice_must_name_a_tool_of_the_request() -> None:
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    base = {"model": MODEL, "messages": MESSAGES}
+    assert (
+        build_request("chat", {**base, "tools": [weather], "tool_choice": named}).body[
+            "tool_choice"
+        ]
+        == named
+    )
+    with pytest.raises(InvalidParameterError, match=r"'get_time', which is not among.*get_weather"):
+        other = {"type": "function", "function": {"name": "get_time"}}
+        build_request("chat", {**base, "tools": [weather], "tool_choice": other})
+    with pytest.raises(InvalidParameterError, match=r"'get_weather', which is not among.*\[\]"):
+        build_request("chat", {**base, "tool_choice": named})
+    build_request("chat", {**base, "tools": [weather], "tool_choice": "required"})
+
+
 def test_required_fields() -> None:
     with pytest.raises(InvalidParameterError, match="messages is required"):
         build_request("chat", {"model": MODEL})

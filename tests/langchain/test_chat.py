@@ -20,10 +20,12 @@ from langchain_core.messages import (
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field
 
 from langchain_novita import ChatNovita
 from langchain_novita._messages import dict_to_message, message_to_dict
+from novita_core import InvalidParameterError
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.testing import Fault, OfflineNovitaServer
 from tests.langchain.helpers import PNG_1X1
@@ -500,6 +502,20 @@ def test_bind_tools_wire_format_and_choice_mapping(
     server.reset()
     llm.bind_tools([GetWeather], tool_choice="GetWeather").invoke("weather in Paris")
     assert sent(server)["tool_choice"] == {"type": "function", "function": {"name": "GetWeather"}}
+
+
+def test_a_raw_tool_choice_naming_no_bound_tool_fails_before_sending(
+    connect: dict[str, Any], server: OfflineNovitaServer
+) -> None:
+    # bind() and per-call kwargs skip bind_tools: the core checks the request itself.
+    weather = convert_to_openai_tool(GetWeather)
+    choice = {"type": "function", "function": {"name": "GetTime"}}
+    llm = ChatNovita(**connect)
+    with pytest.raises(InvalidParameterError, match=r"'GetTime', which is not among.*GetWeather"):
+        llm.bind(tools=[weather], tool_choice=choice)
+    with pytest.raises(InvalidParameterError, match=r"'GetTime', which is not among.*GetWeather"):
+        llm.invoke("weather in Paris", tools=[weather], tool_choice=choice)
+    assert server.requests == []
 
 
 def test_streamed_tool_call_assembly(connect: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel
 
 from llama_index_novita import NovitaAI
+from novita_core import InvalidParameterError
 from novita_core.testing import OfflineNovitaServer
 
 
@@ -64,6 +65,14 @@ def test_tool_choice_variants(
 ) -> None:
     llm.chat_with_tools([WEATHER, TIME], user_msg="what now?", **kwargs)  # type: ignore[arg-type]
     assert server.last_request.json["tool_choice"] == expected
+
+
+def test_a_tool_choice_naming_no_given_tool_fails_before_sending(
+    llm: NovitaAI, server: OfflineNovitaServer
+) -> None:
+    with pytest.raises(InvalidParameterError, match=r"'get_time', which is not among"):
+        llm.chat_with_tools([WEATHER], user_msg="what now?", tool_choice="get_time")
+    assert server.requests == []
 
 
 def test_allow_parallel_tool_calls_is_sent(llm: NovitaAI, server: OfflineNovitaServer) -> None:

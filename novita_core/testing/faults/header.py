@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal, get_args
 
 __all__ = ["ERROR_BODY_MESSAGE", "FAULT_HEADER", "STREAM_ERROR_MESSAGE", "Fault", "FaultKind"]
 
@@ -45,7 +45,8 @@ class Fault:
         reason: Error ``reason`` token; derived from the status when omitted.
         after_chunks: SSE chunks sent before ``"drop_stream"`` cuts the connection.
         seconds: Delay for ``"stall"`` faults.
-        path: Only requests whose path ends with this suffix match (all requests when None).
+        path: Only requests whose path ends with this suffix match (all requests when None);
+            every constructor takes it as a keyword argument.
         location: Target URL of ``"redirect"`` faults (``status_code`` is the 3xx status).
         code: Provider error ``code`` of ``"error_body"`` and ``"stream_error"`` faults.
         flat: ``"error_body"`` sends Novita's flat error body instead of ``{"error": {...}}``.
@@ -65,6 +66,10 @@ class Fault:
     code: int | str | None = None
     flat: bool = False
     close: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind == "redirect" and not 300 <= self.status_code < 400:
+            raise ValueError(f"redirect status must be 3xx, got {self.status_code}")
 
     @classmethod
     def status(
@@ -87,23 +92,11 @@ class Fault:
             reason: Reason token (Novita's token for ``code`` otherwise).
             path: Path suffix the fault is limited to.
         """
-        return cls(
-            "status",
-            status_code=code,
-            retry_after=retry_after,
-            retry_after_ms=retry_after_ms,
-            message=message,
-            reason=reason,
-            path=path,
-        )
+        return cls("status", code, retry_after, retry_after_ms, message, reason, path=path)
 
     @classmethod
     def reset(cls, *, path: str | None = None) -> Fault:
-        """Close the TCP connection (RST) after reading the request, before any response byte.
-
-        Args:
-            path: Path suffix the fault is limited to.
-        """
+        """Close the TCP connection (RST) after reading the request, before any response byte."""
         return cls("reset", path=path)
 
     @classmethod
@@ -131,11 +124,7 @@ class Fault:
 
     @classmethod
     def malformed_json(cls, *, path: str | None = None) -> Fault:
-        """Answer 200 ``application/json`` with a body that is not JSON.
-
-        Args:
-            path: Path suffix the fault is limited to.
-        """
+        """Answer 200 ``application/json`` with a body that is not JSON."""
         return cls("malformed_json", path=path)
 
     @classmethod
@@ -143,9 +132,6 @@ class Fault:
         """Stream one good chunk, then a ``data:`` line that is not JSON, then the rest normally.
 
         Non-stream requests are answered normally.
-
-        Args:
-            path: Path suffix the fault is limited to.
         """
         return cls("malformed_sse", path=path)
 
@@ -158,8 +144,6 @@ class Fault:
             status: The 3xx status; 307 and 308 keep the method and body.
             path: Path suffix the fault is limited to.
         """
-        if not 300 <= status < 400:
-            raise ValueError(f"redirect status must be 3xx, got {status}")
         return cls("redirect", status_code=status, location=location, path=path)
 
     @classmethod
@@ -183,11 +167,7 @@ class Fault:
 
     @classmethod
     def empty_choices(cls, *, path: str | None = None) -> Fault:
-        """Answer HTTP 200 with ``choices: []`` (a stream: one such chunk, then ``[DONE]``).
-
-        Args:
-            path: Path suffix the fault is limited to.
-        """
+        """Answer HTTP 200 with ``choices: []`` (a stream: one such chunk, then ``[DONE]``)."""
         return cls("empty_choices", path=path)
 
     @classmethod
@@ -249,26 +229,41 @@ class Fault:
         Raises:
             ValueError: If the spec is not understood.
         """
-        items = [raw.strip() for raw in spec.split(";") if raw.strip()]
+        items = [item.strip().partition("=") for item in spec.split(";") if item.strip()]
         if not items:
             raise ValueError("empty fault spec")
-        options: dict[str, str | None] = {}
-        for item in items:
-            key, sep, value = item.partition("=")
-            options.setdefault(key.strip().lower(), value.strip() if sep else None)
-        kind = items[0].partition("=")[0].strip().lower()
-        parser = _PARSERS.get(kind)
-        if parser is None:
-            raise ValueError(f"unknown fault kind {kind!r} in {spec!r}")
+        keyword = items[0][0].strip().lower()
+        kind = _KEYWORDS.get(keyword, keyword)
+        if kind not in _FORMS:
+            raise ValueError(f"unknown fault kind {keyword!r} in {spec!r}")
+        main, options = _FORMS[kind]
+        values: dict[str, Any] = {}
         try:
-            return parser(options.pop(kind), options)
+            if main is not None and items[0][2].strip():
+                values[main] = _FIELD_TYPES[main](items[0][2].strip())
+            for key, sep, value in items[1:]:
+                name = _OPTION_FIELDS.get(key.strip().lower(), key.strip().lower())
+                if name in _FLAGS and name in options:
+                    values[name] = True
+                elif sep and name in options and name not in values:
+                    values[name] = _FIELD_TYPES[name](value.strip())
+            return replace(_DEFAULTS[kind], **values)
         except ValueError as exc:
             raise ValueError(f"bad fault spec {spec!r}: {exc}") from None
 
     def spec(self) -> str:
         """Return the ``X-Offline-Fault`` header value equivalent to this fault (path aside)."""
-        render = _SPECS.get(self.kind)
-        return render(self) if render is not None else self.kind
+        main, options = _FORMS[self.kind]
+        keyword = next((k for k, kind in _KEYWORDS.items() if kind == self.kind), self.kind)
+        parts = [keyword if main is None else f"{keyword}={header_value(getattr(self, main))}"]
+        for name in options:
+            value = getattr(self, name)
+            key = next((k for k, field in _OPTION_FIELDS.items() if field == name), name)
+            if value is True:
+                parts.append(key)
+            elif value is not None and value is not False:
+                parts.append(f"{key}={header_value(value)}")
+        return ";".join(parts)
 
     def matches(self, path: str) -> bool:
         """Whether this fault applies to a request for ``path``.
@@ -279,84 +274,58 @@ class Fault:
         return self.path is None or path.rstrip("/").endswith(self.path.rstrip("/"))
 
 
-Options = dict[str, str | None]
-
-_PARSERS: dict[str, Callable[[str | None, Options], Fault]] = {
-    "status": lambda value, options: Fault.status(
-        int(value or "500"),
-        retry_after=_number_or_text(options.get("retry_after")),
-        retry_after_ms=_int_or_none(options.get("retry_after_ms")),
-        message=options.get("message"),
-        reason=options.get("reason"),
-    ),
-    "reset": lambda value, options: Fault.reset(),
-    "drop_after": lambda value, options: Fault.drop_stream(int(value or "3")),
-    "stall": lambda value, options: Fault.stall(float(value or "1")),
-    "malformed_json": lambda value, options: Fault.malformed_json(),
-    "malformed_sse": lambda value, options: Fault.malformed_sse(),
-    "redirect": lambda value, options: Fault.redirect(
-        value or "/", int(options.get("status") or "307")
-    ),
-    "error_body": lambda value, options: Fault.error_body(
-        value or ERROR_BODY_MESSAGE, _code(options.get("code", "500")), flat="flat" in options
-    ),
-    "empty_choices": lambda value, options: Fault.empty_choices(),
-    "stream_error": lambda value, options: Fault.stream_error(
-        int(value or "2"),
-        options.get("message") or STREAM_ERROR_MESSAGE,
-        _code(options.get("code", "server_error")),
-        close="close" in options,
-    ),
-    "drip": lambda value, options: Fault.drip(float(value or "0.05")),
+_FORMS: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "status": ("status_code", ("retry_after", "retry_after_ms", "message", "reason")),
+    "reset": (None, ()),
+    "drop_stream": ("after_chunks", ()),
+    "stall": ("seconds", ()),
+    "malformed_json": (None, ()),
+    "malformed_sse": (None, ()),
+    "redirect": ("location", ("status_code",)),
+    "error_body": ("message", ("code", "flat")),
+    "empty_choices": (None, ()),
+    "stream_error": ("after_chunks", ("message", "code", "close")),
+    "drip": ("seconds", ()),
 }
-_PARSERS["drop_stream"] = _PARSERS["drop"] = _PARSERS["drop_after"]
-"""Header keyword -> the fault it builds from its value and the other options."""
-
-
-def _status_spec(fault: Fault) -> str:
-    retry_after = None if fault.retry_after is None else header_value(fault.retry_after)
-    options = {
-        "retry_after": retry_after,
-        "retry_after_ms": fault.retry_after_ms,
-        "message": fault.message,
-        "reason": fault.reason,
-    }
-    parts = [f"status={fault.status_code}"]
-    parts += [f"{key}={value}" for key, value in options.items() if value is not None]
-    return ";".join(parts)
-
-
-_SPECS: dict[str, Callable[[Fault], str]] = {
-    "status": _status_spec,
-    "drop_stream": lambda f: f"drop_after={f.after_chunks}",
-    "stall": lambda f: f"stall={f.seconds:g}",
-    "redirect": lambda f: f"redirect={f.location};status={f.status_code}",
-    "error_body": lambda f: f"error_body={f.message};code={f.code}" + (";flat" if f.flat else ""),
-    "stream_error": lambda f: (
-        f"stream_error={f.after_chunks};message={f.message};code={f.code}"
-        + (";close" if f.close else "")
-    ),
-    "drip": lambda f: f"drip={f.seconds:g}",
+"""Fault kind -> the field its header keyword carries, and the fields its options may set."""
+_KEYWORDS = {"drop_after": "drop_stream", "drop": "drop_stream"}
+"""Header keywords other than the kind's own name (the first one is the one :meth:`spec` writes)."""
+_OPTION_FIELDS = {"status": "status_code"}
+"""Option names that differ from the field they set."""
+_DEFAULTS = {
+    "stall": Fault.stall(1.0),
+    "redirect": Fault.redirect("/"),
+    "error_body": Fault.error_body(),
+    "stream_error": Fault.stream_error(),
+    "drip": Fault.drip(0.05),
 }
-"""Fault kind -> its header form (the kind alone when absent)."""
+_DEFAULTS |= {kind: Fault(kind) for kind in get_args(FaultKind) if kind not in _DEFAULTS}
+"""Fault kind -> the fault its bare header keyword means."""
 
 
-def header_value(value: float | str) -> str:
-    return value if isinstance(value, str) else f"{value:g}"
-
-
-def _number_or_text(value: str | None) -> float | str | None:
-    if value is None:
-        return None
+def _number_or_text(value: str) -> float | str:
     try:
         return float(value)
     except ValueError:
         return value
 
 
-def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value is not None else None
+_FIELD_TYPES: dict[str, Callable[[str], Any]] = {
+    "status_code": int,
+    "after_chunks": int,
+    "seconds": float,
+    "retry_after": _number_or_text,
+    "retry_after_ms": int,
+    "code": lambda value: int(value) if value.isdigit() else value,
+    "location": str,
+    "message": str,
+    "reason": str,
+}
+"""Field -> how its header text becomes its value."""
+_FLAGS = ("flat", "close")
+"""Fields an option sets to True by being present."""
 
 
-def _code(value: str | None) -> int | str | None:
-    return int(value) if value is not None and value.isdigit() else value
+def header_value(value: float | str) -> str:
+    """A value as header text (``1.0`` as ``1``)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -22,26 +22,11 @@ from novita_core.testing.faults.header import (
 )
 from novita_core.testing.replies import dumps, error_body, reason_for_status
 
-__all__ = [
-    "DripWriter",
-    "act",
-    "empty_choices",
-    "error_object",
-    "send_answer",
-    "send_events",
-    "send_json",
-    "shape_stream",
-]
+__all__ = ["Plan", "act", "send_answer", "send_events", "send_json"]
 
 
 def error_object(message: str, code: int | str | None, *, flat: bool) -> dict[str, Any]:
-    """A 200 error body: OpenAI's ``{"error": {...}}`` envelope, or Novita's flat body.
-
-    Args:
-        message: The provider's message.
-        code: The provider's code (a status number or a token).
-        flat: Novita's flat ``{"code", "reason", "message"}`` instead of the envelope.
-    """
+    """A 200 error body: OpenAI's ``{"error": {...}}`` envelope, or Novita's flat body."""
     if flat:
         reason = reason_for_status(code) if isinstance(code, int) else code
         return {"code": code, "reason": reason, "message": message}
@@ -87,10 +72,6 @@ async def _status(fault: Fault, streaming: bool, responder: Responder) -> bool:
     return await responder.send(fault.status_code, dumps(body), headers)
 
 
-async def _stall(fault: Fault, streaming: bool, responder: Responder) -> None:
-    await asyncio.sleep(fault.seconds)
-
-
 async def _drip(fault: Fault, streaming: bool, responder: Responder) -> None:
     responder.writer = DripWriter(responder.writer, fault.seconds)
 
@@ -99,34 +80,25 @@ async def _reset(fault: Fault, streaming: bool, responder: Responder) -> bool:
     return responder.abort()
 
 
-async def _redirect(fault: Fault, streaming: bool, responder: Responder) -> bool:
-    return await responder.send(fault.status_code, b"", [("Location", fault.location or "/")])
-
-
-async def _malformed_json(fault: Fault, streaming: bool, responder: Responder) -> bool:
-    return await responder.send(200, b'{"id": "chatcmpl-broken", "choices": [')
-
-
 _ACTIONS: dict[str, FaultAction] = {
     "error_body": _error_body,
     "stream_error": _error_body,
     "status": _status,
-    "stall": _stall,
+    "stall": lambda fault, streaming, responder: asyncio.sleep(fault.seconds),
     "drip": _drip,
     "reset": _reset,
-    "redirect": _redirect,
-    "malformed_json": _malformed_json,
+    "redirect": lambda fault, streaming, responder: responder.send(
+        fault.status_code, b"", [("Location", fault.location or "/")]
+    ),
+    "malformed_json": lambda fault, streaming, responder: responder.send(
+        200, b'{"id": "chatcmpl-broken", "choices": ['
+    ),
 }
 """Fault kind -> what it does before routing (the kinds absent here change the answer itself)."""
 
 
 async def act(fault: Fault, streaming: bool, responder: Responder) -> bool | None:
     """Apply ``fault`` before the request is routed.
-
-    Args:
-        fault: The fault of this request.
-        streaming: Whether the request asks for a stream.
-        responder: Where the response goes.
 
     Returns:
         None when the request goes on to be answered (perhaps later, or slower); otherwise the
@@ -137,12 +109,7 @@ async def act(fault: Fault, streaming: bool, responder: Responder) -> bool | Non
 
 
 def shape_stream(fault: Fault | None, events: Iterable[bytes]) -> tuple[Iterable[bytes], StreamEnd]:
-    """The events a stream sends under ``fault``, and how the stream ends.
-
-    Args:
-        fault: The request's fault, if any.
-        events: The SSE events of the normal answer, without ``[DONE]``.
-    """
+    """The events a stream sends under ``fault``, and how the stream ends."""
     if fault is None:
         return events, "done"
     if fault.kind == "drop_stream":

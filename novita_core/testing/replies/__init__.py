@@ -7,33 +7,18 @@ queues instead.
 """
 
 from novita_core.testing.replies.chat import build_chat
-from novita_core.testing.replies.chat_plan import ChatPlan, ToolCall
-from novita_core.testing.replies.common import (
-    DEFAULT_EMBEDDING_DIMENSIONS,
-    IMAGE_TOKENS,
-    MAX_ECHO_WORDS,
-    SYSTEM_FINGERPRINT,
-    ApiError,
-    dumps,
-    error_body,
-    reason_for_status,
-    split_tokens,
-)
+from novita_core.testing.replies.chat_plan import ChatPlan
+from novita_core.testing.replies.common import ApiError, dumps, error_body, reason_for_status
 from novita_core.testing.replies.completions import CompletionPlan, build_completion
 from novita_core.testing.replies.embeddings import build_embeddings, embed_text
-from novita_core.testing.replies.models import ModelEntry, catalog_models
+from novita_core.testing.replies.models import ModelInfo, catalog_models, listing
 from novita_core.testing.replies.schema import fill_schema
 
 __all__ = [
-    "DEFAULT_EMBEDDING_DIMENSIONS",
-    "IMAGE_TOKENS",
-    "MAX_ECHO_WORDS",
-    "SYSTEM_FINGERPRINT",
     "ApiError",
     "ChatPlan",
     "CompletionPlan",
-    "ModelEntry",
-    "ToolCall",
+    "ModelInfo",
     "build_chat",
     "build_completion",
     "build_embeddings",
@@ -42,6 +27,6 @@ __all__ = [
     "embed_text",
     "error_body",
     "fill_schema",
+    "listing",
     "reason_for_status",
-    "split_tokens",
 ]

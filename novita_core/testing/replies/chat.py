@@ -21,7 +21,6 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 from novita_core.testing.replies.chat_plan import ChatPlan, ToolCall
@@ -37,13 +36,12 @@ from novita_core.testing.replies.common import (
     exact_words,
     hash_hex,
     require_model,
-    require_object_with_model,
     stop_list,
     wants_usage,
     word_count,
     words_directive,
 )
-from novita_core.testing.replies.models import ModelEntry
+from novita_core.testing.replies.models import ModelInfo
 from novita_core.testing.replies.schema import fill_schema, json_object
 
 __all__ = ["build_chat"]
@@ -61,22 +59,18 @@ _FORMATS = ("text", "json_object", "json_schema")
 
 
 def build_chat(
-    body: Any, models: dict[str, ModelEntry], prompt_cache: set[str] | None = None
+    body: Any, models: dict[str, ModelInfo], prompt_cache: set[str] | None = None
 ) -> ChatPlan:
     """Validate a ``/chat/completions`` body and plan the deterministic reply.
 
-    Args:
-        body: Parsed JSON body.
-        models: Known models by id.
-        prompt_cache: Prompt-prefix keys seen before; repeated prefixes are reported as
-            ``usage.prompt_tokens_details.cached_tokens``. Updated in place.
+    ``prompt_cache`` holds the prompt-prefix keys seen before (updated in place): repeated
+    prefixes are reported as ``usage.prompt_tokens_details.cached_tokens``.
 
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).
     """
-    require_object_with_model(body)
-    messages = _parse_messages(body)
     entry = require_model(body, models, "chat")
+    messages = _parse_messages(body)
     check_ranges(body, "chat")
     tools = _validate_tools(body)
     forced = _forced_tool(body.get("tool_choice"), tools)
@@ -188,15 +182,19 @@ def _reply_text(
     body: dict[str, Any], messages: list[dict[str, Any]], user_text: str, user_images: int
 ) -> str:
     fmt = body.get("response_format") or {}
-    formatted = _FORMATTED.get(fmt.get("type"))
-    values_text = user_text
-    if messages[-1]["role"] == "tool":
-        results = _tool_results(messages)
-        if formatted is None:
-            return "The tool returned: " + "; ".join(results)
-        values_text = " ".join([*results, user_text])
-    if formatted is not None:
-        return json.dumps(formatted(fmt, user_text, values_text, messages), ensure_ascii=False)
+    results = _tool_results(messages)
+    values_text = " ".join([*results, user_text])
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return json.dumps(
+            fill_schema(schema or {"type": "object"}, values_text), ensure_ascii=False
+        )
+    if fmt.get("type") == "json_object":
+        answer = json_object(user_text, messages, values_text=values_text)
+        return json.dumps(answer, ensure_ascii=False)
+    if results:
+        return "The tool returned: " + "; ".join(results)
     directive = words_directive([content_text(m.get("content"))[0] for m in messages])
     if directive is not None:
         return exact_words(WORDS_DIRECTIVE.sub(" ", user_text), directive)
@@ -204,6 +202,7 @@ def _reply_text(
 
 
 def _tool_results(messages: list[dict[str, Any]]) -> list[str]:
+    """The contents of the tool messages that end the conversation."""
     results: list[str] = []
     for message in reversed(messages):
         if message["role"] != "tool":
@@ -212,51 +211,23 @@ def _tool_results(messages: list[dict[str, Any]]) -> list[str]:
     return results[::-1]
 
 
-def _schema_answer(
-    fmt: dict[str, Any], user_text: str, values_text: str, messages: list[dict[str, Any]]
-) -> Any:
-    spec = fmt.get("json_schema") or {}
-    schema = spec.get("schema") if isinstance(spec, dict) else None
-    return fill_schema(schema or {"type": "object"}, values_text)
-
-
-def _json_mode_answer(
-    fmt: dict[str, Any], user_text: str, values_text: str, messages: list[dict[str, Any]]
-) -> Any:
-    return json_object(user_text, messages, values_text=values_text)
-
-
-_FORMATTED: dict[Any, Callable[[dict[str, Any], str, str, list[dict[str, Any]]], Any]] = {
-    "json_schema": _schema_answer,
-    "json_object": _json_mode_answer,
-}
-"""``response_format.type`` -> the JSON value of the answer."""
-
-
-def _tool_name_parts(name: str) -> list[str]:
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
-    return [p.lower() for p in re.split(r"[^A-Za-z0-9]+", spaced) if p]
-
-
 def _pick_tool(tools: list[dict[str, Any]], text: str) -> dict[str, Any]:
+    """The tool the text points at most: its name, the parts of its name, its description."""
     lowered = text.lower()
     words = set(re.findall(r"\w+", lowered))
-    best = tools[0]
-    best_score = 0
-    for candidate in tools:
-        fn = candidate.get("function", {})
-        name = str(fn.get("name", ""))
-        score = 10 if name and name.lower() in lowered else 0
-        score += 3 * sum(1 for p in _tool_name_parts(name) if len(p) >= 3 and p in words)
-        description = str(fn.get("description", "")).lower()
-        score += sum(
-            1
-            for w in set(re.findall(r"\w+", description))
-            if len(w) >= 4 and w not in _STOPWORDS and w in words
+
+    def score(tool: dict[str, Any]) -> int:
+        name = str(tool["function"]["name"])
+        spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower()
+        parts = {p for p in re.split(r"[^a-z0-9]+", spaced) if len(p) >= 3}
+        described = set(re.findall(r"\w{4,}", str(tool["function"].get("description", "")).lower()))
+        return (
+            10 * (name.lower() in lowered)
+            + 3 * len(parts & words)
+            + len(described & words - _STOPWORDS)
         )
-        if score > best_score:
-            best, best_score = candidate, score
-    return best
+
+    return max(tools, key=score)
 
 
 def _parse_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -266,7 +237,7 @@ def _parse_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise ApiError(400, f"messages[{i}] must be an object with a string role")
-        if message["role"] not in ("system", "developer", "user", "assistant", "tool", "function"):
+        if message["role"] not in _ROLES:
             raise ApiError(400, f"messages[{i}].role is invalid: {message['role']!r}")
     return messages
 
@@ -284,7 +255,7 @@ def _validate_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     return tools
 
 
-def _is_reasoning(entry: ModelEntry, body: dict[str, Any]) -> bool:
+def _is_reasoning(entry: ModelInfo, body: dict[str, Any]) -> bool:
     thinking = body.get("thinking")
     switched_off = body.get("enable_thinking") is False or (
         isinstance(thinking, dict) and thinking.get("type") == "disabled"

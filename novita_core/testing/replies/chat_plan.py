@@ -9,8 +9,8 @@ from typing import Any
 from novita_core.testing.replies.common import (
     SYSTEM_FINGERPRINT,
     dumps,
-    logprob,
     split_tokens,
+    top_logprobs,
     word_count,
 )
 
@@ -24,6 +24,11 @@ class ToolCall:
     id: str
     name: str
     arguments: str
+
+    def entry(self, arguments: str) -> dict[str, Any]:
+        """The call as a message's ``tool_calls`` entry, with these ``arguments``."""
+        function = {"name": self.name, "arguments": arguments}
+        return {"id": self.id, "type": "function", "function": function}
 
 
 @dataclass
@@ -73,11 +78,8 @@ class ChatPlan:
         """The ``logprobs`` of each choice, when asked for."""
         if not self.logprobs or self.content is None:
             return None
-        return {
-            "content": [
-                chat_logprob_entry(t, i, self.top_logprobs) for i, t in enumerate(self.tokens())
-            ]
-        }
+        tokens = enumerate(self.tokens())
+        return {"content": [chat_logprob_entry(t, i, self.top_logprobs) for i, t in tokens]}
 
     def response(self) -> dict[str, Any]:
         """The non-stream ``chat.completion`` object."""
@@ -87,14 +89,7 @@ class ChatPlan:
             if self.reasoning_details:
                 message["reasoning_details"] = [self._reasoning_item(self.reasoning, first=True)]
         if self.tool_calls:
-            message["tool_calls"] = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments},
-                }
-                for c in self.tool_calls
-            ]
+            message["tool_calls"] = [call.entry(call.arguments) for call in self.tool_calls]
         logprobs = self.choice_logprobs()
         return {
             "id": self.id,
@@ -123,17 +118,21 @@ class ChatPlan:
             "system_fingerprint": SYSTEM_FINGERPRINT,
         }
 
-    def _chunk(self, index: int, delta: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        choice: dict[str, Any] = {
+    def _chunk(
+        self,
+        index: int,
+        delta: dict[str, Any],
+        finish_reason: str | None = None,
+        logprobs: Any = None,
+    ) -> dict[str, Any]:
+        choice = {
             "index": index,
             "delta": delta,
-            "finish_reason": extra.get("finish_reason"),
-            "logprobs": extra.get("logprobs"),
+            "finish_reason": finish_reason,
+            "logprobs": logprobs,
         }
-        chunk: dict[str, Any] = {**self._envelope(), "choices": [choice]}
-        if self.include_usage:
-            chunk["usage"] = None
-        return chunk
+        usage = {"usage": None} if self.include_usage else {}
+        return {**self._envelope(), "choices": [choice], **usage}
 
     def chunks(self) -> Iterator[dict[str, Any]]:
         """The ``chat.completion.chunk`` objects of the stream, without ``[DONE]``."""
@@ -148,17 +147,11 @@ class ChatPlan:
             if not tokens:
                 yield self._chunk(index, {}, finish_reason=self.finish_reason)
             for i, token in enumerate(tokens):
-                last = i == len(tokens) - 1
-                logprobs = (
-                    {"content": [chat_logprob_entry(token, i, self.top_logprobs)]}
-                    if self.logprobs
-                    else None
-                )
+                entry = chat_logprob_entry(token, i, self.top_logprobs) if self.logprobs else None
+                finish = self.finish_reason if i == len(tokens) - 1 else None
+                logprobs = None if entry is None else {"content": [entry]}
                 yield self._chunk(
-                    index,
-                    {"content": token},
-                    finish_reason=self.finish_reason if last else None,
-                    logprobs=logprobs,
+                    index, {"content": token}, finish_reason=finish, logprobs=logprobs
                 )
         if self.include_usage:
             yield {**self._envelope(), "choices": [], "usage": self.usage()}
@@ -208,19 +201,7 @@ class ChatPlan:
         yield self._chunk(index, {"role": "assistant", "content": None})
         yield from self._reasoning_chunks(index, reasoning)
         for position, call in enumerate(self.tool_calls):
-            yield self._chunk(
-                index,
-                {
-                    "tool_calls": [
-                        {
-                            "index": position,
-                            "id": call.id,
-                            "type": "function",
-                            "function": {"name": call.name, "arguments": ""},
-                        }
-                    ]
-                },
-            )
+            yield self._chunk(index, {"tool_calls": [{"index": position, **call.entry("")}]})
             for fragment in _fragments(call.arguments):
                 # Novita sends ``"type": ""`` on every tool-call delta after the first.
                 piece = {"index": position, "type": "", "function": {"arguments": fragment}}
@@ -238,16 +219,9 @@ def _fragments(arguments: str) -> list[str]:
 
 
 def chat_logprob_entry(token: str, position: int, top: int) -> dict[str, Any]:
-    lp = logprob(token, position)
-    alternatives = [{"token": token, "logprob": lp, "bytes": list(token.encode())}]
-    for k in range(1, top):
-        alt = f"{token.strip()}#{k}"
-        alternatives.append(
-            {"token": alt, "logprob": round(lp - 1.5 * k, 4), "bytes": list(alt.encode())}
-        )
-    return {
-        "token": token,
-        "logprob": lp,
-        "bytes": list(token.encode()),
-        "top_logprobs": alternatives[:top],
-    }
+    """One entry of a chat choice's ``logprobs.content``."""
+    entries = [
+        {"token": text, "logprob": lp, "bytes": list(text.encode())}
+        for text, lp in top_logprobs(token, position, top)
+    ]
+    return {**entries[0], "top_logprobs": entries[:top]}

@@ -13,7 +13,7 @@ import re
 from typing import Any, TypeGuard
 
 from novita_core.params import PARAMETERS, Endpoint, InvalidParameterError, check_raw_values
-from novita_core.testing.replies.models import ModelEntry
+from novita_core.testing.replies.models import ModelInfo
 
 MAX_ECHO_WORDS = 100
 IMAGE_TOKENS = 85
@@ -39,6 +39,7 @@ QUOTED = re.compile(
     r"(?<![\w])'([^'\n]+)'(?![\w])|\"([^\"\n]+)\"|`([^`\n]+)`"
     r"|\u201c([^\u201d\n]+)\u201d|\u2018([^\u2019\n]+)\u2019|\u300c([^\u300d\n]+)\u300d"
 )
+_IMAGE_PARTS = ("image_url", "image")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FILLER = re.findall(
     r"\S+",
@@ -48,28 +49,14 @@ _FILLER = re.findall(
 
 
 def reason_for_status(status: int) -> str:
-    """Return Novita's ``reason`` token for an HTTP status.
-
-    Args:
-        status: HTTP status code.
-    """
+    """Novita's ``reason`` token for an HTTP status."""
     return _REASONS.get(status, "UNKNOWN_ERROR")
 
 
 def error_body(status: int, message: str, reason: str | None = None) -> dict[str, Any]:
-    """Build Novita's flat error object.
-
-    Args:
-        status: HTTP status code, echoed as ``code``.
-        message: Human-readable detail.
-        reason: Reason token; derived from ``status`` when omitted.
-    """
-    return {
-        "code": status,
-        "reason": reason or reason_for_status(status),
-        "message": message,
-        "metadata": {},
-    }
+    """Novita's flat error object: ``status`` as ``code``, its reason token unless given."""
+    reason = reason or reason_for_status(status)
+    return {"code": status, "reason": reason, "message": message, "metadata": {}}
 
 
 class ApiError(Exception):
@@ -93,11 +80,7 @@ class ApiError(Exception):
 
 
 def dumps(payload: Any) -> bytes:
-    """Compact UTF-8 JSON, the encoding of every body the server sends.
-
-    Args:
-        payload: Any JSON-serialisable value.
-    """
+    """Compact UTF-8 JSON, the encoding of every body the server sends."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -123,10 +106,6 @@ _LIMITED: dict[Endpoint, tuple[str, ...]] = {
 def check_ranges(body: dict[str, Any], endpoint: Endpoint) -> None:
     """Refuse a value outside the range :mod:`novita_core.params` gives it, as Novita does.
 
-    Args:
-        body: The request body.
-        endpoint: Which endpoint's rows apply.
-
     Raises:
         ApiError: 400 naming the parameter and its range.
     """
@@ -137,16 +116,15 @@ def check_ranges(body: dict[str, Any], endpoint: Endpoint) -> None:
         raise ApiError(400, str(exc)) from None
 
 
-def require_object_with_model(body: Any) -> None:
-    """Refuse a body that is not an object with a non-empty ``model``."""
+def require_model(body: Any, models: dict[str, ModelInfo], kind: str) -> ModelInfo:
+    """The entry of the body's ``model``, a model of ``kind``.
+
+    Raises:
+        ApiError: 400 for a body that is not an object with a ``model`` or a model of another
+            kind, 404 for an unknown model.
+    """
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
-    if not isinstance(body.get("model"), str) or not body.get("model"):
-        raise ApiError(400, "model is required and must be a non-empty string")
-
-
-def require_model(body: dict[str, Any], models: dict[str, ModelEntry], kind: str) -> ModelEntry:
-    """The body's model entry: 404 when unknown, 400 when of another ``kind``."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise ApiError(400, "model is required and must be a non-empty string")
@@ -154,7 +132,7 @@ def require_model(body: dict[str, Any], models: dict[str, ModelEntry], kind: str
     if entry is None:
         raise ApiError(404, f"model not found: {model}")
     if entry.kind != kind:
-        raise ApiError(400, f"model {model} is a {entry.kind} model and cannot serve this endpoint")
+        raise ApiError(400, f"model {model} is not a {kind} model")
     return entry
 
 
@@ -169,43 +147,29 @@ def text_inputs(value: Any) -> list[str] | None:
         return None
     if all(isinstance(item, str) for item in value):
         return list(value)
-    if all(isinstance(item, int) for item in value):
-        return [" ".join(f"t{token}" for token in value)]
-    if all(
-        isinstance(item, list) and item and all(isinstance(t, int) for t in item) for item in value
-    ):
-        return [" ".join(f"t{token}" for token in item) for item in value]
+    arrays = [value] if all(isinstance(item, int) for item in value) else value
+    if all(isinstance(a, list) and a and all(isinstance(t, int) for t in a) for a in arrays):
+        return [" ".join(f"t{token}" for token in array) for array in arrays]
     return None
 
 
 def split_tokens(text: str) -> list[str]:
-    """Split text into tokens: each whitespace-separated word with its leading whitespace.
-
-    Args:
-        text: Any text. Joining the result gives back ``text`` minus trailing whitespace.
-    """
+    """The tokens of ``text``: each word with its leading whitespace (no trailing whitespace)."""
     return _TOKEN.findall(text)
 
 
 def content_text(content: Any) -> tuple[str, int]:
     """Return (text, image part count) of a message ``content`` (string or list of parts)."""
-    if content is None:
-        return "", 0
-    if isinstance(content, str):
-        return content, 0
-    if isinstance(content, list):
-        texts: list[str] = []
-        images = 0
-        for part in content:
-            if isinstance(part, str):
-                texts.append(part)
-            elif isinstance(part, dict):
-                if part.get("type") in ("image_url", "image"):
-                    images += 1
-                elif isinstance(part.get("text"), str):
-                    texts.append(part["text"])
-        return " ".join(texts), images
-    return str(content), 0
+    if not isinstance(content, list):
+        return ("" if content is None else str(content)), 0
+    parts = [part if isinstance(part, dict) else {"text": part} for part in content]
+    images = sum(1 for part in parts if part.get("type") in _IMAGE_PARTS)
+    texts = [
+        p["text"]
+        for p in parts
+        if p.get("type") not in _IMAGE_PARTS and isinstance(p.get("text"), str)
+    ]
+    return " ".join(texts), images
 
 
 def word_count(text: str) -> int:
@@ -221,11 +185,8 @@ def hash_hex(*parts: Any, length: int = 24) -> str:
 
 def words_directive(texts: list[str]) -> int | None:
     """The ``N`` of the last ``[[words:N]]`` directive in ``texts``, if any."""
-    found: int | None = None
-    for text in texts:
-        for match in WORDS_DIRECTIVE.finditer(text):
-            found = int(match.group(1))
-    return found
+    found = [int(match.group(1)) for text in texts for match in WORDS_DIRECTIVE.finditer(text)]
+    return found[-1] if found else None
 
 
 def exact_words(seed_text: str, count: int) -> str:
@@ -242,10 +203,8 @@ def exact_words(seed_text: str, count: int) -> str:
 def echo_text(text: str, images: int) -> str:
     """The echo reply: ``"Echo: <text>"`` (at most 100 words), images mentioned."""
     words = WORDS_DIRECTIVE.sub(" ", text).split()[:MAX_ECHO_WORDS]
-    prefix = ""
-    if images:
-        prefix = f"I see {images} image{'s' if images > 1 else ''}. "
-    return (prefix + "Echo: " + " ".join(words)).strip() if words else (prefix + "Echo:").strip()
+    prefix = f"I see {images} image{'s' if images > 1 else ''}. " if images else ""
+    return " ".join([prefix + "Echo:", *words])
 
 
 def apply_limits(text: str, stop: list[str], max_tokens: int | None) -> tuple[str, str]:
@@ -272,13 +231,11 @@ def wants_usage(body: dict[str, Any]) -> bool:
 def stop_list(body: dict[str, Any]) -> list[str]:
     """The body's stop sequences as a list."""
     stop = body.get("stop")
-    if isinstance(stop, str):
-        return [stop]
-    if isinstance(stop, list):
-        return [s for s in stop if isinstance(s, str)]
-    return []
+    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
+    return [s for s in stops if isinstance(s, str)]
 
 
-def logprob(token: str, position: int) -> float:
-    """The deterministic log-probability of ``token`` at ``position``."""
-    return -round(0.01 * ((len(token) * 7 + position * 3) % 23 + 1), 4)
+def top_logprobs(token: str, position: int, top: int) -> list[tuple[str, float]]:
+    """``token`` and ``top - 1`` made-up alternatives, with deterministic log-probabilities."""
+    lp = -round(0.01 * ((len(token) * 7 + position * 3) % 23 + 1), 4)
+    return [(token, lp)] + [(f"{token.strip()}#{k}", round(lp - 1.5 * k, 4)) for k in range(1, top)]

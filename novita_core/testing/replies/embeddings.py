@@ -15,11 +15,10 @@ from novita_core.testing.replies.common import (
     ApiError,
     check_ranges,
     require_model,
-    require_object_with_model,
     text_inputs,
     word_count,
 )
-from novita_core.testing.replies.models import ModelEntry
+from novita_core.testing.replies.models import ModelInfo
 
 __all__ = ["build_embeddings", "embed_text"]
 
@@ -32,10 +31,6 @@ def embed_text(text: str, dimensions: int) -> list[float]:
     Words are feature-hashed (so texts sharing words have a higher cosine similarity, which makes
     retrieval tests meaningful) on top of a small per-text component that keeps distinct texts
     distinct.
-
-    Args:
-        text: The input text.
-        dimensions: Vector length.
     """
     seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
     rng = random.Random(seed)
@@ -49,28 +44,18 @@ def embed_text(text: str, dimensions: int) -> list[float]:
     return [v / norm for v in vector]
 
 
-def build_embeddings(body: Any, models: dict[str, ModelEntry]) -> dict[str, Any]:
+def build_embeddings(body: Any, models: dict[str, ModelInfo]) -> dict[str, Any]:
     """Validate an ``/embeddings`` body and return the response object.
-
-    Args:
-        body: Parsed JSON body.
-        models: Known models by id.
 
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).
     """
-    require_object_with_model(body)
-    inputs = text_inputs(body.get("input"))
-    if inputs is None:
-        raise ApiError(400, "input must be a string, a list of strings or token arrays")
-    if not inputs:
-        raise ApiError(400, "input must not be empty")
-    if any(not s for s in inputs):
-        raise ApiError(400, "input must not contain empty strings")
     entry = require_model(body, models, "embedding")
+    inputs = text_inputs(body.get("input"))
+    if not inputs or not all(inputs):
+        raise ApiError(400, "input must be a non-empty string, list of strings or token arrays")
     check_ranges(body, "embeddings")
-    dims = body.get("dimensions")
-    size = dims or entry.dimensions or DEFAULT_EMBEDDING_DIMENSIONS
+    size = body.get("dimensions") or entry.embedding_dimensions or DEFAULT_EMBEDDING_DIMENSIONS
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):
         raise ApiError(400, f"encoding_format must be float or base64, got {json.dumps(encoding)}")

@@ -9,14 +9,16 @@ nothing matches get the heuristic replies. Queue them with
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from novita_core.testing._http import sse
 from novita_core.testing.replies.common import dumps
 
-__all__ = ["Script", "ScriptedReply"]
+__all__ = ["MatchQueue", "ScriptedReply"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -93,34 +95,37 @@ def _event(item: Mapping[str, Any] | bytes | str) -> bytes:
     return sse(dumps(item))
 
 
-class Script:
-    """The queue of scripted replies of one server (thread-safe, first match wins)."""
+class MatchQueue(Generic[T]):
+    """Queued items used up in order: the first one that matches a request is taken (thread-safe).
+
+    The server keeps its scripted replies and its injected faults in one each.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queue: list[ScriptedReply] = []
+        self._queue: list[T] = []
 
-    def add(self, reply: ScriptedReply, times: int = 1) -> None:
-        """Queue ``reply`` for the next ``times`` matching requests."""
+    def add(self, item: T, times: int = 1) -> None:
+        """Queue ``item`` for the next ``times`` matching requests."""
         if times < 1:
             raise ValueError("times must be >= 1")
         with self._lock:
-            self._queue.extend([reply] * times)
+            self._queue.extend([item] * times)
 
-    def take(self, path: str, body: Any) -> ScriptedReply | None:
-        """Remove and return the first reply that matches, if any."""
+    def take(self, matches: Callable[[T], bool]) -> T | None:
+        """Remove and return the first item ``matches`` accepts, if any."""
         with self._lock:
-            for position, reply in enumerate(self._queue):
-                if reply.matches(path, body):
+            for position, item in enumerate(self._queue):
+                if matches(item):
                     return self._queue.pop(position)
         return None
 
-    def pending(self) -> list[ScriptedReply]:
-        """The replies not used yet, in order."""
+    def pending(self) -> list[T]:
+        """The items not used yet, in order (one entry per remaining use)."""
         with self._lock:
             return list(self._queue)
 
     def clear(self) -> None:
-        """Forget every queued reply."""
+        """Forget every queued item."""
         with self._lock:
             self._queue.clear()
