@@ -15,6 +15,7 @@ from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, mod
 from typing_extensions import Self
 
 from langchain_novita._messages import MODEL_PROVIDER
+from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY
 from novita_core.connection import ConnectedModel, Connection
 from novita_core.params import (
     Endpoint,
@@ -203,6 +204,17 @@ class NovitaConnection(ConnectedModel, BaseModel):
     def _client(self) -> NovitaClient:
         """The core client for the current connection fields."""
         return self._current_connection().client
+
+
+class NovitaFanOut(BaseModel):
+    """The fields of a class one call of which may send several requests (embeddings, rerank)."""
+
+    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, gt=0)
+    """Most requests one async call keeps in flight when its input is split into several (sync
+    calls send one at a time). Novita's rate limits are per account: keep it small when many
+    workers share a key."""
+    extra_body: dict[str, Any] | None = None
+    """Fields merged into each JSON body as given."""
 
 
 class NovitaGeneration(NovitaConnection):

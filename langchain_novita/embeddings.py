@@ -10,17 +10,17 @@ from pydantic import AliasChoices, ConfigDict, Field
 from pydantic import model_validator as _model_validator
 from typing_extensions import Self
 
-from langchain_novita._common import JsonDict, NovitaConnection, check_init_kwargs
+from langchain_novita._common import JsonDict, NovitaConnection, NovitaFanOut, check_init_kwargs
 from novita_core.answers import embedding_vectors
 from novita_core.catalog import DEFAULT_EMBEDDING_MODEL
-from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY, bounded_gather
+from novita_core.concurrency import bounded_gather
 from novita_core.params import EMBEDDINGS, Request, build_request, validate_params
 
 DEFAULT_CHUNK_SIZE = 256
 """Texts per request. Novita documents no batch limit beyond OpenAI's 2048 inputs."""
 
 
-class NovitaEmbeddings(NovitaConnection, Embeddings):
+class NovitaEmbeddings(NovitaFanOut, NovitaConnection, Embeddings):
     """Novita AI embedding models (the OpenAI-compatible ``/embeddings`` endpoint).
 
     Setup:
@@ -60,11 +60,6 @@ class NovitaEmbeddings(NovitaConnection, Embeddings):
     """Output vector length (only for models that support it)."""
     chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, gt=0)
     """Texts per request."""
-    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, gt=0)
-    """Most requests one ``aembed_documents`` call keeps in flight (sync calls send one at a
-    time). Novita's rate limits are per account: keep it small when many workers share a key."""
-    extra_body: dict[str, Any] | None = None
-    """Fields merged into the JSON body as given."""
 
     @_model_validator(mode="before")
     @classmethod

@@ -12,8 +12,7 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import AliasChoices, ConfigDict, Field, model_validator
 from typing_extensions import Self
 
-from langchain_novita._common import JsonDict, NovitaConnection, accepted_init_names
-from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY
+from langchain_novita._common import JsonDict, NovitaConnection, NovitaFanOut, accepted_init_names
 from novita_core.params import RERANK, InvalidParameterError, validate_params
 from novita_core.rerank import DEFAULT_RERANK_MODEL, max_documents_for
 
@@ -29,7 +28,7 @@ def _text(document: RerankInput) -> str:
     return document
 
 
-class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
+class NovitaRerank(NovitaFanOut, NovitaConnection, BaseDocumentCompressor):
     """Novita AI rerankers (``/rerank``) as a LangChain document compressor.
 
     Setup:
@@ -78,11 +77,6 @@ class NovitaRerank(NovitaConnection, BaseDocumentCompressor):
     """Documents kept, best first; None keeps all."""
     max_documents_per_request: int | None = None
     """Documents per request (None: the model's known limit, else one request)."""
-    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, gt=0)
-    """Most requests one ``arerank`` of a split input keeps in flight (sync calls send one at a
-    time). Novita's rate limits are per account: keep it small when many workers share a key."""
-    extra_body: dict[str, Any] | None = None
-    """Fields merged into the JSON body as given."""
 
     @model_validator(mode="before")
     @classmethod
