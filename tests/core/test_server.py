@@ -707,22 +707,6 @@ def test_inline_think_models_write_reasoning_into_content(
     assert "reasoning_content" not in message
 
 
-def test_repeated_prompt_prefixes_report_cached_tokens(novita_server: OfflineNovitaServer) -> None:
-    system = {"role": "system", "content": "be brief and kind"}
-    first = request(
-        novita_server,
-        "/chat/completions",
-        {"model": MODEL, "messages": [system, {"role": "user", "content": "one"}]},
-    ).json()
-    assert "prompt_tokens_details" not in first["usage"]
-    second = request(
-        novita_server,
-        "/chat/completions",
-        {"model": MODEL, "messages": [system, {"role": "user", "content": "two"}]},
-    ).json()
-    assert second["usage"]["prompt_tokens_details"] == {"cached_tokens": 4}
-
-
 def test_denied_model_answers_403(novita_server: OfflineNovitaServer) -> None:
     novita_server.deny_model(MODEL)
     reply = chat(novita_server)

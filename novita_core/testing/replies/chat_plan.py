@@ -49,8 +49,6 @@ class ChatPlan:
     include_usage: bool
     reasoning_details: bool = False
     """Also send the reasoning as ``reasoning_details`` (MiniMax-style interleaved thinking)."""
-    cached_tokens: int = 0
-    """Prompt tokens served from the prefix cache."""
 
     def tokens(self) -> list[str]:
         """Content tokens (with leading whitespace)."""
@@ -70,8 +68,6 @@ class ChatPlan:
         }
         if self.reasoning is not None:
             usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens * self.n}
-        if self.cached_tokens:
-            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
         return usage
 
     def choice_logprobs(self) -> dict[str, Any] | None:
