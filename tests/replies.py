@@ -65,3 +65,28 @@ def logprob(token: str, *alternatives: str) -> dict[str, Any]:
         for rank, text in enumerate((token, *alternatives))
     ]
     return {**tops[0], "top_logprobs": tops}
+
+
+def interleaved_thinking(model: str, *, stream: bool) -> dict[str, Any]:
+    """``server.script`` arguments: a MiniMax-style reply thinking in ``reasoning_details``.
+
+    Streamed, the thinking comes in two pieces of the same ``reasoning_details`` entry.
+    """
+    first = {"type": "reasoning.text", "text": "Think", "index": 0}
+    first.update({"id": "rd-1", "format": "openai-responses-v1"})
+    if not stream:
+        whole = {**first, "text": "Thinking"}
+        message = {
+            "content": "Rome.",
+            "reasoning_content": "Thinking",
+            "reasoning_details": [whole],
+        }
+        return {"json": chat_completion(model, message)}
+    rest = {"type": "reasoning.text", "text": "ing", "index": 0}
+    deltas = [
+        {"role": "assistant", "content": ""},
+        {"reasoning_content": "Think", "reasoning_details": [first]},
+        {"reasoning_content": "ing", "reasoning_details": [rest]},
+        {"content": "Rome."},
+    ]
+    return {"stream": chat_stream(model, deltas)}

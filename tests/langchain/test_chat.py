@@ -29,6 +29,7 @@ from novita_core import InvalidParameterError
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.testing import Fault, OfflineNovitaServer
 from tests.langchain.helpers import PNG_1X1
+from tests.replies import interleaved_thinking
 
 R1 = "deepseek/deepseek-r1-turbo"
 
@@ -681,6 +682,7 @@ def test_reasoning_details_go_back_to_the_model(
 ) -> None:
     llm = ChatNovita(**connect, model="minimax/minimax-m2")
     question = HumanMessage("Plan a trip")
+    server.script(**interleaved_thinking("minimax/minimax-m2", stream=stream))
     if stream:
         reply: Any = None
         for piece in llm.stream([question]):

@@ -15,6 +15,7 @@ from llama_index.core.llms.llm import LLM
 
 from llama_index_novita import NovitaAI
 from novita_core.testing import OfflineNovitaServer
+from tests.replies import interleaved_thinking
 
 MODEL = "meta-llama/llama-3.3-70b-instruct"  # the make_llm fixture's model (conftest.py)
 
@@ -319,6 +320,7 @@ def test_reasoning_details_go_back_to_the_model(
 ) -> None:
     llm = make_llm(model="minimax/minimax-m2")
     question = ChatMessage(role="user", content="Plan a trip")
+    server.script(**interleaved_thinking("minimax/minimax-m2", stream=stream))
     if stream:
         *_, last = llm.stream_chat([question])
         reply = last.message

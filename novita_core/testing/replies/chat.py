@@ -97,7 +97,6 @@ def build_chat(body: Any, models: dict[str, ModelInfo]) -> ChatPlan:
         top_logprobs=int(body.get("top_logprobs") or 0),
         prompt_tokens=sum(_message_tokens(message) for message in messages),
         include_usage=wants_usage(body),
-        reasoning_details=reasoning is not None and "minimax" in entry.id.lower(),
     )
 
 

@@ -47,8 +47,6 @@ class ChatPlan:
     top_logprobs: int
     prompt_tokens: int
     include_usage: bool
-    reasoning_details: bool = False
-    """Also send the reasoning as ``reasoning_details`` (MiniMax-style interleaved thinking)."""
 
     def tokens(self) -> list[str]:
         """Content tokens (with leading whitespace)."""
@@ -82,8 +80,6 @@ class ChatPlan:
         message: dict[str, Any] = {"role": "assistant", "content": self.content}
         if self.reasoning is not None:
             message["reasoning_content"] = self.reasoning
-            if self.reasoning_details:
-                message["reasoning_details"] = [self._reasoning_item(self.reasoning, first=True)]
         if self.tool_calls:
             message["tool_calls"] = [call.entry(call.arguments) for call in self.tool_calls]
         logprobs = self.choice_logprobs()
@@ -159,7 +155,7 @@ class ChatPlan:
         instead of being serialised as whole objects: benchmarks share the GIL with this server,
         so its per-token cost shows up in their numbers.
         """
-        if self.logprobs or self.tool_calls or self.reasoning_details:
+        if self.logprobs or self.tool_calls:
             for chunk in self.chunks():
                 yield dumps(chunk)
             return
@@ -180,18 +176,9 @@ class ChatPlan:
         if self.include_usage:
             yield dumps({**self._envelope(), "choices": [], "usage": self.usage()})
 
-    def _reasoning_item(self, text: str, *, first: bool) -> dict[str, Any]:
-        item: dict[str, Any] = {"type": "reasoning.text", "text": text, "index": 0}
-        if first:
-            item.update({"id": f"rd-{self.id}", "format": "openai-responses-v1"})
-        return item
-
     def _reasoning_chunks(self, index: int, reasoning: list[str]) -> Iterator[dict[str, Any]]:
-        for position, piece in enumerate(reasoning):
-            delta: dict[str, Any] = {"reasoning_content": piece}
-            if self.reasoning_details:
-                delta["reasoning_details"] = [self._reasoning_item(piece, first=position == 0)]
-            yield self._chunk(index, delta)
+        for piece in reasoning:
+            yield self._chunk(index, {"reasoning_content": piece})
 
     def _tool_chunks(self, index: int, reasoning: list[str]) -> Iterator[dict[str, Any]]:
         yield self._chunk(index, {"role": "assistant", "content": None})
