@@ -90,3 +90,18 @@ def interleaved_thinking(model: str, *, stream: bool) -> dict[str, Any]:
         {"content": "Rome."},
     ]
     return {"stream": chat_stream(model, deltas)}
+
+
+def text_completion(
+    model: str, text: str, *, logprobs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A legacy ``text_completion`` with one choice."""
+    choice = {"index": 0, "text": text, "finish_reason": "stop", "logprobs": logprobs}
+    return {
+        "id": "cmpl-scripted",
+        "object": "text_completion",
+        "created": 1,
+        "model": model,
+        "choices": [choice],
+        "usage": USAGE,
+    }

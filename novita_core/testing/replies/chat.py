@@ -93,8 +93,6 @@ def build_chat(body: Any, models: dict[str, ModelInfo]) -> ChatPlan:
         reasoning=reasoning,
         finish_reason=finish,
         tool_calls=calls,
-        logprobs=bool(body.get("logprobs")),
-        top_logprobs=int(body.get("top_logprobs") or 0),
         prompt_tokens=sum(_message_tokens(message) for message in messages),
         include_usage=wants_usage(body),
     )

@@ -10,7 +10,6 @@ from novita_core.testing.replies.common import (
     SYSTEM_FINGERPRINT,
     dumps,
     split_tokens,
-    top_logprobs,
     word_count,
 )
 
@@ -43,8 +42,6 @@ class ChatPlan:
     reasoning: str | None
     finish_reason: str
     tool_calls: list[ToolCall]
-    logprobs: bool
-    top_logprobs: int
     prompt_tokens: int
     include_usage: bool
 
@@ -68,13 +65,6 @@ class ChatPlan:
             usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens * self.n}
         return usage
 
-    def choice_logprobs(self) -> dict[str, Any] | None:
-        """The ``logprobs`` of each choice, when asked for."""
-        if not self.logprobs or self.content is None:
-            return None
-        tokens = enumerate(self.tokens())
-        return {"content": [chat_logprob_entry(t, i, self.top_logprobs) for i, t in tokens]}
-
     def response(self) -> dict[str, Any]:
         """The non-stream ``chat.completion`` object."""
         message: dict[str, Any] = {"role": "assistant", "content": self.content}
@@ -82,7 +72,6 @@ class ChatPlan:
             message["reasoning_content"] = self.reasoning
         if self.tool_calls:
             message["tool_calls"] = [call.entry(call.arguments) for call in self.tool_calls]
-        logprobs = self.choice_logprobs()
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -94,7 +83,7 @@ class ChatPlan:
                     "index": i,
                     "message": dict(message),
                     "finish_reason": self.finish_reason,
-                    "logprobs": logprobs,
+                    "logprobs": None,
                 }
                 for i in range(self.n)
             ],
@@ -115,14 +104,8 @@ class ChatPlan:
         index: int,
         delta: dict[str, Any],
         finish_reason: str | None = None,
-        logprobs: Any = None,
     ) -> dict[str, Any]:
-        choice = {
-            "index": index,
-            "delta": delta,
-            "finish_reason": finish_reason,
-            "logprobs": logprobs,
-        }
+        choice = {"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
         usage = {"usage": None} if self.include_usage else {}
         return {**self._envelope(), "choices": [choice], **usage}
 
@@ -139,12 +122,8 @@ class ChatPlan:
             if not tokens:
                 yield self._chunk(index, {}, finish_reason=self.finish_reason)
             for i, token in enumerate(tokens):
-                entry = chat_logprob_entry(token, i, self.top_logprobs) if self.logprobs else None
                 finish = self.finish_reason if i == len(tokens) - 1 else None
-                logprobs = None if entry is None else {"content": [entry]}
-                yield self._chunk(
-                    index, {"content": token}, finish_reason=finish, logprobs=logprobs
-                )
+                yield self._chunk(index, {"content": token}, finish_reason=finish)
         if self.include_usage:
             yield {**self._envelope(), "choices": [], "usage": self.usage()}
 
@@ -155,7 +134,7 @@ class ChatPlan:
         instead of being serialised as whole objects: benchmarks share the GIL with this server,
         so its per-token cost shows up in their numbers.
         """
-        if self.logprobs or self.tool_calls:
+        if self.tool_calls:
             for chunk in self.chunks():
                 yield dumps(chunk)
             return
@@ -199,12 +178,3 @@ def _fragments(arguments: str) -> list[str]:
     if len(pieces) == 1 and len(arguments) >= 2:
         pieces = [arguments[:1], arguments[1:]]
     return pieces or [""]
-
-
-def chat_logprob_entry(token: str, position: int, top: int) -> dict[str, Any]:
-    """One entry of a chat choice's ``logprobs.content``."""
-    entries = [
-        {"token": text, "logprob": lp, "bytes": list(text.encode())}
-        for text, lp in top_logprobs(token, position, top)
-    ]
-    return {**entries[0], "top_logprobs": entries[:top]}
