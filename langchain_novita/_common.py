@@ -159,7 +159,8 @@ class NovitaConnection(ConnectedModel, BaseModel):
     )
     """Seconds per HTTP attempt, a ``(connect, read)`` pair, an ``httpx.Timeout`` /
     ``httpx2.Timeout`` (the installed openai's), or None for the SDK default."""
-    max_retries: int | None = DEFAULT_MAX_RETRIES
+    # strict: pydantic would otherwise take ``True`` for 1 before the core could refuse it.
+    max_retries: int | None = Field(default=DEFAULT_MAX_RETRIES, strict=True)
     """Retries after the first attempt (408/409/429/5xx, connection errors, timeouts)."""
     max_retry_wait: float = Field(default=DEFAULT_MAX_RETRY_WAIT, ge=0)
     """Longest ``Retry-After`` (seconds) a retry waits; a longer one raises at once."""

@@ -319,11 +319,15 @@ def delta_to_chunk(
             metadata["model_name"] = model_name
         if system_fingerprint:
             metadata["system_fingerprint"] = system_fingerprint
+    # Only the fields that are set: a text delta is most of a stream, and every field given
+    # costs pydantic a validation (the defaults are the same empty values).
+    fields: dict[str, Any] = {}
+    if additional:
+        fields["additional_kwargs"] = additional
+    if chunks:
+        fields["tool_call_chunks"] = chunks
+    if delta.usage:
+        fields["usage_metadata"] = usage_to_metadata(delta.usage)
     return AIMessageChunk(
-        content=delta.content,
-        additional_kwargs=additional,
-        tool_call_chunks=chunks,
-        response_metadata=metadata,
-        usage_metadata=usage_to_metadata(delta.usage) if delta.usage else None,
-        id=response_id,
+        content=delta.content, response_metadata=metadata, id=response_id, **fields
     )

@@ -42,8 +42,12 @@ class NovitaLlamaConnection(ConnectedModel, BaseModel):
         default=None, description="Novita API key.", exclude=True, repr=False
     )
     api_base: str | None = Field(default=None, description="Base URL override.")
+    # strict: pydantic would otherwise take ``True`` for 1 before the core could refuse it.
     max_retries: int = Field(
-        default=DEFAULT_MAX_RETRIES, description="Retries after the first attempt.", ge=0
+        default=DEFAULT_MAX_RETRIES,
+        description="Retries after the first attempt.",
+        ge=0,
+        strict=True,
     )
     timeout: float | tuple[float | None, float | None] | Any = Field(
         default=DEFAULT_TIMEOUT,

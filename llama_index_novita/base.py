@@ -325,6 +325,8 @@ class NovitaAI(NovitaBatchAPI, NovitaLlamaConnection, FunctionCallingLLM):
     def _usage(self, usage: dict[str, Any] | None) -> dict[str, Any]:
         """Token counts (under TokenCountingHandler's keys) and, when prices are known, cost."""
         extra = usage_kwargs(usage)
+        if not usage:  # every stream chunk but the last: skip resolving the connection
+            return extra
         cost = response_cost(self.model, usage, self.base_url)
         if cost is not None:
             extra["cost_usd"] = cost

@@ -443,6 +443,36 @@ async def _apost(
         raise _unencodable(request, exc) from None
 
 
+def _answers_in_json(response: Any) -> bool:
+    """Whether a stream request was answered with one JSON body instead of an event stream.
+
+    Some failures (a spent quota, a busy upstream) come back as a 200 JSON error object even
+    for ``stream: true``; read as SSE it holds no event and would only say "stream ended".
+    """
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.partition(";")[0].strip().lower() == "application/json"
+
+
+def _json_instead_of_events(response: Any) -> Exception:
+    """The error for a JSON body (read) that answered a stream request.
+
+    An error object is raised as what it says (retried when its code is retryable); anything
+    else is a stream that never started.
+    """
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        data = None
+    error = error_object(data) if isinstance(data, dict) else None
+    if error is not None:
+        return _server_error(error, response.request, handed=0, streaming=False)
+    return NovitaStreamError(
+        "Novita stream failed: the stream ended before it was complete: the server sent one "
+        f"JSON body instead of events ({response.text[:200]!r}); nothing was streamed.",
+        request=response.request,
+    )
+
+
 def _sync_events(response: Any, timeout: float | None) -> Iterator[bytes]:
     """The SSE events of a response; waiting for each one (first included) ends by ``timeout``."""
     decoder = EventDecoder()
@@ -765,6 +795,12 @@ class NovitaClient:
         def open_stream() -> tuple[Any, Iterator[bytes], list[StreamDelta]]:
             asm.reset()
             response = _post(client, request, timeout, stream=True)
+            if _answers_in_json(response):
+                try:
+                    response.read()
+                    raise _json_instead_of_events(response)
+                finally:
+                    response.close()
             events = _sync_events(response, self.settings.read_timeout)
             try:
                 first = self._next_deltas(events, asm)
@@ -824,6 +860,12 @@ class NovitaClient:
         async def open_stream() -> tuple[Any, AsyncIterator[bytes], list[StreamDelta]]:
             asm.reset()
             response = await _apost(client, request, timeout, stream=True)
+            if _answers_in_json(response):
+                try:
+                    await response.aread()
+                    raise _json_instead_of_events(response)
+                finally:
+                    await response.aclose()
             events = _async_events(response, self.settings.read_timeout)
             try:
                 first = await self._anext_deltas(events, asm)

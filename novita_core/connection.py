@@ -182,10 +182,10 @@ class ConnectedModel:
         ``model_copy(update=...)`` and attribute assignment skip the validators, and LlamaIndex
         models do not validate assignment at all.
         """
-        self._connection = connect_model(
+        connection = self._connection = connect_model(
             self._connection, self, self._connection_fields, **self._connection_arguments
         )
-        return self._connection
+        return connection  # not re-read: a private attribute is read through __getattr__
 
     def _http_clients(self) -> dict[str, Any]:
         """The user's HTTP clients, by the model's field names."""

@@ -118,23 +118,54 @@ def describe_failure(exc: BaseException | None) -> str:
     return type(exc).__name__ if exc else "unknown"
 
 
-def _tenacity_args(max_retries: int, policy: RetryPolicy, before_sleep: OnRetry) -> dict[str, Any]:
-    def should_retry(exc: BaseException) -> bool:
-        if not is_retryable(exc, policy):
-            return False
-        requested = retry_after_seconds(exc)
-        return requested is None or requested <= policy.max_retry_wait
+def _should_retry(exc: BaseException, policy: RetryPolicy) -> bool:
+    if not is_retryable(exc, policy):
+        return False
+    requested = retry_after_seconds(exc)
+    return requested is None or requested <= policy.max_retry_wait
 
+
+def _tenacity_args(max_retries: int, policy: RetryPolicy, before_sleep: OnRetry) -> dict[str, Any]:
     def wait(state: RetryCallState) -> float:
         return backoff_seconds(state, policy)
 
     return {
         "stop": stop_after_attempt(max_retries + 1),
         "wait": wait,
-        "retry": retry_if_exception(should_retry),
+        "retry": retry_if_exception(lambda exc: _should_retry(exc, policy)),
         "before_sleep": before_sleep,
         "reraise": True,
     }
+
+
+# Most calls succeed on their first attempt, which therefore runs without tenacity: building and
+# running its state machine costs about as much as all our request building. A retryable first
+# failure is then replayed as tenacity's attempt 1, so that the attempt numbers, waits, logs and
+# ``on_retry`` calls are those of running every attempt under tenacity.
+
+
+def _replay(fn: Callable[[], T], failure: Exception) -> Callable[[], T]:
+    """``fn`` whose first call raises ``failure`` (the attempt that already failed)."""
+    pending = [failure]
+
+    def attempt() -> T:
+        if pending:
+            raise pending.pop()
+        return fn()
+
+    return attempt
+
+
+def _areplay(fn: Callable[[], Awaitable[T]], failure: Exception) -> Callable[[], Awaitable[T]]:
+    """Async twin of :func:`_replay`."""
+    pending = [failure]
+
+    async def attempt() -> T:
+        if pending:
+            raise pending.pop()
+        return await fn()
+
+    return attempt
 
 
 def call_with_retry(
@@ -148,8 +179,12 @@ def call_with_retry(
     A retryable error whose server-requested wait exceeds the policy's ``max_retry_wait``
     seconds is raised at once. ``on_retry`` is called with tenacity's state before each sleep.
     """
-    if max_retries == 0:
+    try:
         return fn()
+    except Exception as exc:
+        if max_retries == 0 or not _should_retry(exc, policy):
+            raise
+        replay = _replay(fn, exc)
     before_sleep: OnRetry = _log_retry
     if on_retry is not None:
 
@@ -157,7 +192,7 @@ def call_with_retry(
             _log_retry(state)
             on_retry(state)
 
-    return Retrying(**_tenacity_args(max_retries, policy, before_sleep))(fn)
+    return Retrying(**_tenacity_args(max_retries, policy, before_sleep))(replay)
 
 
 async def acall_with_retry(
@@ -170,8 +205,12 @@ async def acall_with_retry(
 
     An ``on_retry`` that returns an awaitable is awaited.
     """
-    if max_retries == 0:
+    try:
         return await fn()
+    except Exception as exc:
+        if max_retries == 0 or not _should_retry(exc, policy):
+            raise
+        replay = _areplay(fn, exc)
     before_sleep: OnRetry = _log_retry
     if on_retry is not None:
 
@@ -181,5 +220,5 @@ async def acall_with_retry(
             if inspect.isawaitable(told):
                 await told
 
-    result: T = await AsyncRetrying(**_tenacity_args(max_retries, policy, before_sleep))(fn)
+    result: T = await AsyncRetrying(**_tenacity_args(max_retries, policy, before_sleep))(replay)
     return result

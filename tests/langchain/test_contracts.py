@@ -191,6 +191,17 @@ def test_bad_timeouts_are_refused_at_construction(
     assert server.requests == []
 
 
+@pytest.mark.parametrize("model_cls", [ChatNovita, Novita, NovitaEmbeddings])
+@pytest.mark.parametrize("retries", [True, "3", 2.0, -1])
+def test_bad_max_retries_are_refused_at_construction(
+    server: OfflineNovitaServer, connect: dict[str, Any], model_cls: Any, retries: Any
+) -> None:
+    # True is an int to Python: it must not quietly become one retry.
+    with pytest.raises(ValueError, match="max_retries"):
+        model_cls(**connect, max_retries=retries)
+    assert server.requests == []
+
+
 # -- constructor errors ----------------------------------------------------------------------
 
 

@@ -241,6 +241,9 @@ def test_constructor_refuses_booleans_for_numbers(
             make_llm(**{name: flag})
     with pytest.raises(ValueError, match="dimensions must be an integer"):
         NovitaEmbedding(api_key="k", api_base=server.base_url, dimensions=flag)
+    for model in (make_llm, lambda **kw: NovitaEmbedding(api_key="k", **kw)):
+        with pytest.raises(ValueError, match="max_retries"):
+            model(max_retries=flag)
     assert server.requests == []
 
 

@@ -484,6 +484,29 @@ def test_200_error_body_with_a_retryable_code_is_retried(
     assert_requests(novita_server, driver, 2)
 
 
+@each(STREAM_DRIVERS)
+def test_a_stream_answered_by_a_json_error_body_raises_its_message(
+    novita_server: OfflineNovitaServer, driver: Driver
+) -> None:
+    # Read as SSE the body holds no event: it must not surface as "the stream ended early".
+    message = "quota of this key is used up (offline 200 error)"
+    novita_server.inject(Fault.error_body(message, code="QUOTA_EXCEEDED"), times=5)
+    with pytest.raises(NovitaServerError) as info:
+        driver.run(novita_server, PROMPT, init={"max_retries": 3})
+    assert message in str(info.value)
+    assert info.value.code == "QUOTA_EXCEEDED"
+    assert_requests(novita_server, driver, 1)
+
+
+@each(STREAM_DRIVERS)
+def test_a_stream_answered_by_a_retryable_json_error_body_is_retried(
+    novita_server: OfflineNovitaServer, driver: Driver
+) -> None:
+    novita_server.inject(Fault.error_body("busy", code=503), times=1)
+    assert_correct(driver, driver.run(novita_server, PROMPT, init={"max_retries": 1}))
+    assert_requests(novita_server, driver, 2)
+
+
 @each(LLM_DRIVERS)
 def test_empty_choices_is_a_typed_error_not_an_empty_answer(
     novita_server: OfflineNovitaServer, driver: Driver
