@@ -403,7 +403,7 @@ def answer_chunks(driver: Driver, count: int) -> list[dict[str, Any]]:
     chunks = []
     for position in range(count):
         piece = f" word{position}"
-        choice = {"delta": {"content": piece}} if chat else {"text": piece}
+        choice: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
         choice.update({"index": 0, "finish_reason": None})
         chunks.append({"id": "scripted", "created": 1, "model": "m", "choices": [choice]})
     return chunks
@@ -457,16 +457,29 @@ def test_error_as_first_stream_event_is_typed_and_retried_only_for_a_retryable_c
 # -- a 200 whose body is an error object, or has no choices --------------------------------------
 
 
+def script_error_body(
+    server: OfflineNovitaServer,
+    driver: Driver,
+    message: str,
+    code: int | str,
+    *,
+    flat: bool = False,
+    times: int = 1,
+) -> None:
+    """Answer ``driver``'s next requests with HTTP 200 and an error object as the JSON body."""
+    body: dict[str, Any] = {"error": {"message": message, "code": code, "type": "server_error"}}
+    if flat:  # Novita's own flat error body
+        body = {"code": code, "reason": code, "message": message}
+    server.script(json=body, path=driver.path, times=times)
+
+
 @pytest.mark.parametrize("flat", [False, True], ids=["envelope", "novita_flat"])
 @each(NON_STREAM_DRIVERS)
 def test_200_error_body_is_a_typed_error(
     novita_server: OfflineNovitaServer, driver: Driver, flat: bool
 ) -> None:
     message = "quota of this key is used up (offline 200 error)"
-    error: dict[str, Any] = {"message": message, "code": "QUOTA_EXCEEDED", "type": "server_error"}
-    if flat:
-        error = {"code": "QUOTA_EXCEEDED", "reason": "QUOTA_EXCEEDED", "message": message}
-    novita_server.script(json=error if flat else {"error": error}, path=driver.path, times=5)
+    script_error_body(novita_server, driver, message, "QUOTA_EXCEEDED", flat=flat, times=5)
     with pytest.raises(NovitaServerError) as info:
         driver.run(novita_server, PROMPT, init={"max_retries": 3})
     assert message in str(info.value)
@@ -478,8 +491,7 @@ def test_200_error_body_is_a_typed_error(
 def test_200_error_body_with_a_retryable_code_is_retried(
     novita_server: OfflineNovitaServer, driver: Driver
 ) -> None:
-    error = {"message": "busy", "code": 503, "type": "server_error"}
-    novita_server.script(json={"error": error}, path=driver.path)
+    script_error_body(novita_server, driver, "busy", 503)
     assert_correct(driver, driver.run(novita_server, PROMPT, init={"max_retries": 1}))
     assert_requests(novita_server, driver, 2)
 
@@ -490,7 +502,7 @@ def test_a_stream_answered_by_a_json_error_body_raises_its_message(
 ) -> None:
     # Read as SSE the body holds no event: it must not surface as "the stream ended early".
     message = "quota of this key is used up (offline 200 error)"
-    novita_server.inject(Fault.error_body(message, code="QUOTA_EXCEEDED"), times=5)
+    script_error_body(novita_server, driver, message, "QUOTA_EXCEEDED", times=5)
     with pytest.raises(NovitaServerError) as info:
         driver.run(novita_server, PROMPT, init={"max_retries": 3})
     assert message in str(info.value)
@@ -502,7 +514,7 @@ def test_a_stream_answered_by_a_json_error_body_raises_its_message(
 def test_a_stream_answered_by_a_retryable_json_error_body_is_retried(
     novita_server: OfflineNovitaServer, driver: Driver
 ) -> None:
-    novita_server.inject(Fault.error_body("busy", code=503), times=1)
+    script_error_body(novita_server, driver, "busy", 503)
     assert_correct(driver, driver.run(novita_server, PROMPT, init={"max_retries": 1}))
     assert_requests(novita_server, driver, 2)
 
