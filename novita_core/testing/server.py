@@ -128,7 +128,6 @@ class OfflineNovitaServer(LoopbackServer):
         self._faults = MatchQueue[Fault]()
         self._script = MatchQueue[ScriptedReply]()
         self._auth_value = f"Bearer {api_key}"
-        self._prompt_cache: set[str] = set()
         self._denied_models: dict[str, str] = {}
         self.batches = BatchStore(lambda: self._models)
         """Files and batches of the ``/files`` and ``/batches`` endpoints (this server's own)."""
@@ -164,10 +163,9 @@ class OfflineNovitaServer(LoopbackServer):
         return list(self._models)
 
     def reset(self) -> None:
-        """Forget recorded requests, queued faults and replies, seen prompts, in-flight maximum."""
+        """Forget recorded requests, queued faults and replies, in-flight maximum."""
         with self._lock:
             self._records.clear()
-            self._prompt_cache = set()
             self._max_in_flight = self._in_flight
         self._faults.clear()
         self._script.clear()
@@ -372,7 +370,7 @@ class OfflineNovitaServer(LoopbackServer):
         """Endpoint path suffix -> the reply builder (``/completions`` after the chat one)."""
         models = self._models
         return {
-            "/chat/completions": lambda body: build_chat(body, models, self._prompt_cache),
+            "/chat/completions": lambda body: build_chat(body, models),
             "/completions": lambda body: build_completion(body, models),
             "/embeddings": lambda body: build_embeddings(body, models),
             RERANK_PATH: lambda body: build_rerank(body, models),

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from langchain_novita import ChatNovita, Novita
 from novita_core.catalog import DEFAULT_CHAT_MODEL, clear_cache
 from novita_core.testing import Fault, OfflineNovitaServer
+from tests.replies import CACHED_USAGE, chat_completion
 
 SOURCE = Path(__file__).resolve().parents[2] / "tools" / "data" / "novita-models.json"
 NO_TOOLS = "meta-llama/llama-3.1-8b-instruct"
@@ -190,11 +191,13 @@ def test_cache_reads_and_cost(server: OfflineNovitaServer, connect: dict[str, An
     question = [("system", "You answer tersely and well."), ("human", "first question")]
     first = llm.invoke(question)
     assert "input_token_details" not in (first.usage_metadata or {})
+    answer = chat_completion(llm.model, {"content": "second answer"}, usage=CACHED_USAGE)
+    server.script(json=answer)
     second = llm.invoke([*question, ("ai", first.content), ("human", "second one")])
     usage = second.usage_metadata
     assert usage is not None
     cached = usage["input_token_details"]["cache_read"]
-    assert cached > 0
+    assert cached == 12
     expected = (
         (usage["input_tokens"] - cached) * 0.14 + cached * 0.028 + usage["output_tokens"] * 0.28
     ) / 1e6

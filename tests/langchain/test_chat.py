@@ -29,6 +29,7 @@ from novita_core import InvalidParameterError
 from novita_core.catalog import DEFAULT_CHAT_MODEL
 from novita_core.testing import Fault, OfflineNovitaServer
 from tests.langchain.helpers import PNG_1X1
+from tests.replies import chat_completion, chat_stream, interleaved_thinking, logprob
 
 R1 = "deepseek/deepseek-r1-turbo"
 
@@ -397,10 +398,17 @@ def test_invoke_result_metadata_and_usage(connect: dict[str, Any]) -> None:
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
 
 
-def test_logprobs_in_response_metadata(connect: dict[str, Any]) -> None:
+def test_logprobs_in_response_metadata(
+    server: OfflineNovitaServer, connect: dict[str, Any]
+) -> None:
+    logprobs = {"content": [logprob("Hi", "Hey")]}
+    server.script(json=chat_completion(DEFAULT_CHAT_MODEL, {"content": "Hi"}, logprobs=logprobs))
     result = ChatNovita(**connect, logprobs=True, top_logprobs=2).invoke("hello")
     content = result.response_metadata["logprobs"]["content"]
     assert content and len(content[0]["top_logprobs"]) == 2
+    pieces = [{"role": "assistant", "content": ""}, {"content": "Hi"}, {"content": " there"}]
+    per_piece = [None, {"content": [logprob("Hi")]}, {"content": [logprob(" there")]}]
+    server.script(stream=chat_stream(DEFAULT_CHAT_MODEL, pieces, logprobs=per_piece))
     streamed = ChatNovita(**connect).stream("hello", logprobs=True)
     merged = _aggregate(list(streamed))
     assert merged.response_metadata["logprobs"]["content"]
@@ -681,6 +689,7 @@ def test_reasoning_details_go_back_to_the_model(
 ) -> None:
     llm = ChatNovita(**connect, model="minimax/minimax-m2")
     question = HumanMessage("Plan a trip")
+    server.script(**interleaved_thinking("minimax/minimax-m2", stream=stream))
     if stream:
         reply: Any = None
         for piece in llm.stream([question]):

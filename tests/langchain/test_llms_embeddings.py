@@ -13,6 +13,7 @@ from langchain_core.load import dumps
 from langchain_novita import Novita, NovitaEmbeddings
 from novita_core.catalog import DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL
 from novita_core.testing import OfflineNovitaServer
+from tests.replies import text_completion
 
 # -- Novita (BaseLLM) ----------------------------------------------------------------------------
 
@@ -34,7 +35,9 @@ def test_llm_invoke_sends_completions_body(
     }
 
 
-def test_llm_generate_many_prompts_usage_and_logprobs(connect: dict[str, Any]) -> None:
+def test_llm_generate_many_prompts_usage_and_logprobs(
+    server: OfflineNovitaServer, connect: dict[str, Any]
+) -> None:
     llm = Novita(**connect, logprobs=2)
     result = llm.generate(["one", "two words", "three little words"])
     assert [g[0].text for g in result.generations] == [
@@ -43,7 +46,12 @@ def test_llm_generate_many_prompts_usage_and_logprobs(connect: dict[str, Any]) -
         " Echo: three little words",
     ]
     assert result.generations[0][0].generation_info is not None
-    assert result.generations[0][0].generation_info["logprobs"]["tokens"]
+    logprobs = {"tokens": [" Echo:"], "token_logprobs": [-0.1], "top_logprobs": None}
+    answer = text_completion(DEFAULT_CHAT_MODEL, " Echo:", logprobs=logprobs)
+    server.script(json=answer, path="/completions")
+    scripted = llm.generate(["one"]).generations[0][0].generation_info
+    assert scripted is not None
+    assert scripted["logprobs"]["tokens"]
     assert result.llm_output is not None
     usage = result.llm_output["token_usage"]
     assert usage["prompt_tokens"] == 6

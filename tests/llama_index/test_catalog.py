@@ -16,6 +16,7 @@ from llama_index.core.llms import ChatMessage
 from llama_index_novita import NovitaAI
 from novita_core.catalog import clear_cache
 from novita_core.testing import Fault, OfflineNovitaServer
+from tests.replies import CACHED_USAGE, chat_completion
 
 SOURCE = Path(__file__).resolve().parents[2] / "tools" / "data" / "novita-models.json"
 USER = [ChatMessage(role="user", content="plan a trip")]
@@ -130,15 +131,19 @@ def test_inline_think_becomes_a_thinking_block(
     assert blocks and blocks[0].content == "Thinking about: plan a trip\n"
 
 
-def test_cached_tokens_and_cost(make_llm: Callable[..., NovitaAI]) -> None:
+def test_cached_tokens_and_cost(
+    make_llm: Callable[..., NovitaAI], server: OfflineNovitaServer
+) -> None:
     llm = make_llm(model="deepseek/deepseek-v4-flash")  # 0.14 / 0.28 / 0.028 cache read
     history = [ChatMessage(role="system", content="You answer tersely and well.")]
     first = llm.chat([*history, ChatMessage(role="user", content="first")])
     assert "cached_tokens" not in first.additional_kwargs
+    answer = chat_completion(llm.model, {"content": "second answer"}, usage=CACHED_USAGE)
+    server.script(json=answer)
     second = llm.chat([*history, ChatMessage(role="user", content="first"), first.message, USER[0]])
     extra = second.additional_kwargs
     cached = extra["cached_tokens"]
-    assert cached > 0
+    assert cached == 12
     expected = (
         (extra["prompt_tokens"] - cached) * 0.14
         + cached * 0.028

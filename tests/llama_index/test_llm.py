@@ -15,6 +15,7 @@ from llama_index.core.llms.llm import LLM
 
 from llama_index_novita import NovitaAI
 from novita_core.testing import OfflineNovitaServer
+from tests.replies import chat_completion, interleaved_thinking, logprob
 
 MODEL = "meta-llama/llama-3.3-70b-instruct"  # the make_llm fixture's model (conftest.py)
 
@@ -245,7 +246,11 @@ def test_image_block_is_sent_as_image_url(llm: NovitaAI, server: OfflineNovitaSe
     }
 
 
-def test_logprobs_are_converted(make_llm: Callable[..., NovitaAI]) -> None:
+def test_logprobs_are_converted(
+    make_llm: Callable[..., NovitaAI], server: OfflineNovitaServer
+) -> None:
+    logprobs = {"content": [logprob("Hello", "Hi"), logprob(" there", " you")]}
+    server.script(json=chat_completion(MODEL, {"content": "Hello there"}, logprobs=logprobs))
     llm = make_llm(logprobs=True, top_logprobs=2)
     response = llm.chat(USER)
     assert response.logprobs is not None
@@ -319,6 +324,7 @@ def test_reasoning_details_go_back_to_the_model(
 ) -> None:
     llm = make_llm(model="minimax/minimax-m2")
     question = ChatMessage(role="user", content="Plan a trip")
+    server.script(**interleaved_thinking("minimax/minimax-m2", stream=stream))
     if stream:
         *_, last = llm.stream_chat([question])
         reply = last.message

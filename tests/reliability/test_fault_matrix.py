@@ -397,13 +397,32 @@ def test_max_retries_zero_is_exactly_one_request(
 STREAM_ERROR = "upstream model crashed (offline stream error)"
 
 
+def answer_chunks(driver: Driver, count: int) -> list[dict[str, Any]]:
+    """``count`` good chunks of the stream of ``driver``'s endpoint (chat or text completions)."""
+    chat = driver.path.endswith("chat/completions")
+    chunks = []
+    for position in range(count):
+        piece = f" word{position}"
+        choice: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
+        choice.update({"index": 0, "finish_reason": None})
+        chunks.append({"id": "scripted", "created": 1, "model": "m", "choices": [choice]})
+    return chunks
+
+
+def error_event(code: int | str) -> dict[str, Any]:
+    """The error event a provider sends inside a 200 stream."""
+    choice = {"index": 0, "delta": {}, "finish_reason": "error"}
+    error = {"message": STREAM_ERROR, "code": code}
+    return {"id": "scripted", "model": "m", "error": error, "choices": [choice]}
+
+
 @pytest.mark.parametrize("close", [False, True], ids=["then_done", "then_close"])
 @each(STREAM_DRIVERS)
 def test_error_inside_stream_after_chunks_is_a_typed_error_not_retried(
     novita_server: OfflineNovitaServer, driver: Driver, close: bool
 ) -> None:
-    fault = Fault.stream_error(after_chunks=3, message=STREAM_ERROR, code=503, close=close)
-    novita_server.inject(fault, times=5)
+    events = [*answer_chunks(driver, 3), error_event(503)]
+    novita_server.script(stream=events, path=driver.path, done=not close, times=5)
     sink: list[str] = []
     result: list[Any] = []
     with pytest.raises(NovitaStreamServerError) as info:
@@ -422,7 +441,7 @@ def test_error_inside_stream_after_chunks_is_a_typed_error_not_retried(
 def test_error_as_first_stream_event_is_typed_and_retried_only_for_a_retryable_code(
     novita_server: OfflineNovitaServer, driver: Driver, code: Any, requests: int
 ) -> None:
-    novita_server.inject(Fault.stream_error(after_chunks=0, message=STREAM_ERROR, code=code))
+    novita_server.script(stream=[error_event(code)], path=driver.path)
     sink: list[str] = []
     if requests == 1:
         with pytest.raises(NovitaStreamServerError, match="before any chunk") as info:
@@ -438,13 +457,29 @@ def test_error_as_first_stream_event_is_typed_and_retried_only_for_a_retryable_c
 # -- a 200 whose body is an error object, or has no choices --------------------------------------
 
 
+def script_error_body(
+    server: OfflineNovitaServer,
+    driver: Driver,
+    message: str,
+    code: int | str,
+    *,
+    flat: bool = False,
+    times: int = 1,
+) -> None:
+    """Answer ``driver``'s next requests with HTTP 200 and an error object as the JSON body."""
+    body: dict[str, Any] = {"error": {"message": message, "code": code, "type": "server_error"}}
+    if flat:  # Novita's own flat error body
+        body = {"code": code, "reason": code, "message": message}
+    server.script(json=body, path=driver.path, times=times)
+
+
 @pytest.mark.parametrize("flat", [False, True], ids=["envelope", "novita_flat"])
 @each(NON_STREAM_DRIVERS)
 def test_200_error_body_is_a_typed_error(
     novita_server: OfflineNovitaServer, driver: Driver, flat: bool
 ) -> None:
     message = "quota of this key is used up (offline 200 error)"
-    novita_server.inject(Fault.error_body(message, code="QUOTA_EXCEEDED", flat=flat), times=5)
+    script_error_body(novita_server, driver, message, "QUOTA_EXCEEDED", flat=flat, times=5)
     with pytest.raises(NovitaServerError) as info:
         driver.run(novita_server, PROMPT, init={"max_retries": 3})
     assert message in str(info.value)
@@ -456,7 +491,7 @@ def test_200_error_body_is_a_typed_error(
 def test_200_error_body_with_a_retryable_code_is_retried(
     novita_server: OfflineNovitaServer, driver: Driver
 ) -> None:
-    novita_server.inject(Fault.error_body("busy", code=503), times=1)
+    script_error_body(novita_server, driver, "busy", 503)
     assert_correct(driver, driver.run(novita_server, PROMPT, init={"max_retries": 1}))
     assert_requests(novita_server, driver, 2)
 
@@ -467,7 +502,7 @@ def test_a_stream_answered_by_a_json_error_body_raises_its_message(
 ) -> None:
     # Read as SSE the body holds no event: it must not surface as "the stream ended early".
     message = "quota of this key is used up (offline 200 error)"
-    novita_server.inject(Fault.error_body(message, code="QUOTA_EXCEEDED"), times=5)
+    script_error_body(novita_server, driver, message, "QUOTA_EXCEEDED", times=5)
     with pytest.raises(NovitaServerError) as info:
         driver.run(novita_server, PROMPT, init={"max_retries": 3})
     assert message in str(info.value)
@@ -479,7 +514,7 @@ def test_a_stream_answered_by_a_json_error_body_raises_its_message(
 def test_a_stream_answered_by_a_retryable_json_error_body_is_retried(
     novita_server: OfflineNovitaServer, driver: Driver
 ) -> None:
-    novita_server.inject(Fault.error_body("busy", code=503), times=1)
+    script_error_body(novita_server, driver, "busy", 503)
     assert_correct(driver, driver.run(novita_server, PROMPT, init={"max_retries": 1}))
     assert_requests(novita_server, driver, 2)
 
@@ -488,7 +523,11 @@ def test_a_stream_answered_by_a_retryable_json_error_body_is_retried(
 def test_empty_choices_is_a_typed_error_not_an_empty_answer(
     novita_server: OfflineNovitaServer, driver: Driver
 ) -> None:
-    novita_server.inject(Fault.empty_choices(), times=5)
+    empty = {"id": "scripted", "created": 1, "model": "m", "choices": []}
+    if driver.streaming:
+        novita_server.script(stream=[empty], path=driver.path, times=5)
+    else:
+        novita_server.script(json=empty, path=driver.path, times=5)
     error = NovitaStreamError if driver.streaming else NovitaResponseError
     result: list[Any] = []
     with pytest.raises(error, match="choice"):

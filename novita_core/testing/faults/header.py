@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
-__all__ = ["ERROR_BODY_MESSAGE", "FAULT_HEADER", "STREAM_ERROR_MESSAGE", "Fault", "FaultKind"]
+__all__ = ["FAULT_HEADER", "Fault", "FaultKind"]
 
 FaultKind = Literal[
     "status",
@@ -16,15 +16,10 @@ FaultKind = Literal[
     "malformed_json",
     "malformed_sse",
     "redirect",
-    "error_body",
-    "empty_choices",
-    "stream_error",
     "drip",
 ]
 
 FAULT_HEADER = "x-offline-fault"
-ERROR_BODY_MESSAGE = "offline server injected an error body"
-STREAM_ERROR_MESSAGE = "offline server injected a stream error"
 
 
 @dataclass(frozen=True)
@@ -33,7 +28,8 @@ class Fault:
 
     Build one with the classmethod constructors, then queue it with
     :meth:`OfflineNovitaServer.inject`, or send its :meth:`spec` in an ``X-Offline-Fault``
-    request header.
+    request header. Replies of another shape (an error object in a 200 body or inside a stream,
+    no choices) are scripted instead: :meth:`OfflineNovitaServer.script`.
 
     Args:
         kind: What goes wrong.
@@ -48,9 +44,6 @@ class Fault:
         path: Only requests whose path ends with this suffix match (all requests when None);
             every constructor takes it as a keyword argument.
         location: Target URL of ``"redirect"`` faults (``status_code`` is the 3xx status).
-        code: Provider error ``code`` of ``"error_body"`` and ``"stream_error"`` faults.
-        flat: ``"error_body"`` sends Novita's flat error body instead of ``{"error": {...}}``.
-        close: ``"stream_error"`` closes the connection after the error event (no ``[DONE]``).
     """
 
     kind: FaultKind
@@ -63,9 +56,6 @@ class Fault:
     seconds: float = 0.0
     path: str | None = None
     location: str | None = None
-    code: int | str | None = None
-    flat: bool = False
-    close: bool = False
 
     def __post_init__(self) -> None:
         if self.kind == "redirect" and not 300 <= self.status_code < 400:
@@ -147,61 +137,6 @@ class Fault:
         return cls("redirect", status_code=status, location=location, path=path)
 
     @classmethod
-    def error_body(
-        cls,
-        message: str = ERROR_BODY_MESSAGE,
-        code: int | str | None = 500,
-        *,
-        flat: bool = False,
-        path: str | None = None,
-    ) -> Fault:
-        """Answer HTTP 200 with an error object instead of the answer (streams too).
-
-        Args:
-            message: The error message.
-            code: The error code (a status number or a token).
-            flat: Novita's flat ``{"code", "reason", "message"}`` instead of the envelope.
-            path: Path suffix the fault is limited to.
-        """
-        return cls("error_body", message=message, code=code, flat=flat, path=path)
-
-    @classmethod
-    def empty_choices(cls, *, path: str | None = None) -> Fault:
-        """Answer HTTP 200 with ``choices: []`` (a stream: one such chunk, then ``[DONE]``)."""
-        return cls("empty_choices", path=path)
-
-    @classmethod
-    def stream_error(
-        cls,
-        after_chunks: int = 2,
-        message: str = STREAM_ERROR_MESSAGE,
-        code: int | str | None = "server_error",
-        *,
-        close: bool = False,
-        path: str | None = None,
-    ) -> Fault:
-        """Stream ``after_chunks`` events, then an ``error`` event with ``finish_reason: "error"``.
-
-        Then ``[DONE]``, or a closed connection with ``close=True``. Non-stream requests get
-        the error as a 200 body, like :meth:`error_body`.
-
-        Args:
-            after_chunks: Good events before the error.
-            message: The error message.
-            code: The error code (a status number or a token).
-            close: Close the connection after the error event instead of sending ``[DONE]``.
-            path: Path suffix the fault is limited to.
-        """
-        return cls(
-            "stream_error",
-            after_chunks=after_chunks,
-            message=message,
-            code=code,
-            close=close,
-            path=path,
-        )
-
-    @classmethod
     def drip(cls, interval: float, *, path: str | None = None) -> Fault:
         """Send the whole normal answer (headers included) one byte every ``interval`` seconds.
 
@@ -219,9 +154,7 @@ class Fault:
         ``status=503``, ``status=429;retry_after=1``, ``status=429;retry_after_ms=250``,
         ``status=500;message=boom;reason=MODEL_NOT_AVAILABLE``, ``reset``, ``drop_after=3``
         (or ``drop_stream=3``), ``stall=2.5``, ``malformed_json``, ``malformed_sse``,
-        ``redirect=http://127.0.0.1:9/v3/openai/chat/completions;status=307``,
-        ``error_body=oops;code=503;flat``, ``empty_choices``,
-        ``stream_error=2;message=oops;code=server_error;close``, ``drip=0.05``.
+        ``redirect=http://127.0.0.1:9/v3/openai/chat/completions;status=307``, ``drip=0.05``.
 
         Args:
             spec: The header value.
@@ -243,9 +176,7 @@ class Fault:
                 values[main] = _FIELD_TYPES[main](items[0][2].strip())
             for key, sep, value in items[1:]:
                 name = _OPTION_FIELDS.get(key.strip().lower(), key.strip().lower())
-                if name in _FLAGS and name in options:
-                    values[name] = True
-                elif sep and name in options and name not in values:
+                if sep and name in options and name not in values:
                     values[name] = _FIELD_TYPES[name](value.strip())
             return replace(_DEFAULTS[kind], **values)
         except ValueError as exc:
@@ -259,9 +190,7 @@ class Fault:
         for name in options:
             value = getattr(self, name)
             key = next((k for k, field in _OPTION_FIELDS.items() if field == name), name)
-            if value is True:
-                parts.append(key)
-            elif value is not None and value is not False:
+            if value is not None:
                 parts.append(f"{key}={header_value(value)}")
         return ";".join(parts)
 
@@ -282,9 +211,6 @@ _FORMS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "malformed_json": (None, ()),
     "malformed_sse": (None, ()),
     "redirect": ("location", ("status_code",)),
-    "error_body": ("message", ("code", "flat")),
-    "empty_choices": (None, ()),
-    "stream_error": ("after_chunks", ("message", "code", "close")),
     "drip": ("seconds", ()),
 }
 """Fault kind -> the field its header keyword carries, and the fields its options may set."""
@@ -295,8 +221,6 @@ _OPTION_FIELDS = {"status": "status_code"}
 _DEFAULTS = {
     "stall": Fault.stall(1.0),
     "redirect": Fault.redirect("/"),
-    "error_body": Fault.error_body(),
-    "stream_error": Fault.stream_error(),
     "drip": Fault.drip(0.05),
 }
 _DEFAULTS |= {kind: Fault(kind) for kind in get_args(FaultKind) if kind not in _DEFAULTS}
@@ -316,14 +240,11 @@ _FIELD_TYPES: dict[str, Callable[[str], Any]] = {
     "seconds": float,
     "retry_after": _number_or_text,
     "retry_after_ms": int,
-    "code": lambda value: int(value) if value.isdigit() else value,
     "location": str,
     "message": str,
     "reason": str,
 }
 """Field -> how its header text becomes its value."""
-_FLAGS = ("flat", "close")
-"""Fields an option sets to True by being present."""
 
 
 def header_value(value: float | str) -> str:

@@ -1,8 +1,8 @@
 """What each fault sends: the bytes that replace or change the normal answer.
 
-:func:`act` applies the faults that act before routing (statuses, resets, stalls, error bodies,
+:func:`act` applies the faults that act before routing (statuses, resets, stalls, redirects,
 drip-feeding); :func:`send_answer`, :func:`send_json` and :func:`send_events` send an answer
-with the faults that change it (a cut body or stream, an error inside a stream, empty choices).
+with the faults that change it (a cut body or stream, a broken event).
 """
 
 from __future__ import annotations
@@ -14,51 +14,13 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from novita_core.testing._http import Responder, StreamEnd, sse
-from novita_core.testing.faults.header import (
-    ERROR_BODY_MESSAGE,
-    STREAM_ERROR_MESSAGE,
-    Fault,
-    header_value,
-)
-from novita_core.testing.replies import dumps, error_body, reason_for_status
+from novita_core.testing.faults.header import Fault, header_value
+from novita_core.testing.replies import dumps, error_body
 
 __all__ = ["Plan", "act", "send_answer", "send_events", "send_json"]
 
 
-def error_object(message: str, code: int | str | None, *, flat: bool) -> dict[str, Any]:
-    """A 200 error body: OpenAI's ``{"error": {...}}`` envelope, or Novita's flat body."""
-    if flat:
-        reason = reason_for_status(code) if isinstance(code, int) else code
-        return {"code": code, "reason": reason, "message": message}
-    return {"error": {"message": message, "code": code, "type": "server_error"}}
-
-
-def stream_error_event(message: str, code: int | str | None, model: str) -> bytes:
-    """The error event a provider sends inside a 200 stream (with ``finish_reason: "error"``)."""
-    return dumps(
-        {
-            "id": "chatcmpl-stream-error",
-            "object": "chat.completion.chunk",
-            "model": model,
-            "error": {"message": message, "code": code},
-            "choices": [{"index": 0, "delta": {}, "finish_reason": "error"}],
-        }
-    )
-
-
-def empty_choices(answer: dict[str, Any]) -> dict[str, Any]:
-    """``answer`` with ``choices: []``."""
-    return {**answer, "choices": []}
-
-
 FaultAction = Callable[[Fault, bool, Responder], Awaitable[bool | None]]
-
-
-async def _error_body(fault: Fault, streaming: bool, responder: Responder) -> bool | None:
-    if fault.kind == "stream_error" and streaming:
-        return None  # a stream gets its error between events, see shape_stream
-    body = error_object(fault.message or ERROR_BODY_MESSAGE, fault.code, flat=fault.flat)
-    return await responder.send(200, dumps(body))
 
 
 async def _status(fault: Fault, streaming: bool, responder: Responder) -> bool:
@@ -81,8 +43,6 @@ async def _reset(fault: Fault, streaming: bool, responder: Responder) -> bool:
 
 
 _ACTIONS: dict[str, FaultAction] = {
-    "error_body": _error_body,
-    "stream_error": _error_body,
     "status": _status,
     "stall": lambda fault, streaming, responder: asyncio.sleep(fault.seconds),
     "drip": _drip,
@@ -116,10 +76,6 @@ def shape_stream(fault: Fault | None, events: Iterable[bytes]) -> tuple[Iterable
         return itertools.islice(events, fault.after_chunks), "cut"
     if fault.kind == "malformed_sse":
         return _broken_second(events), "done"
-    if fault.kind == "stream_error":
-        error = sse(stream_error_event(fault.message or STREAM_ERROR_MESSAGE, fault.code, ""))
-        head = itertools.islice(events, fault.after_chunks)
-        return itertools.chain(head, [error]), "cut" if fault.close else "done"
     return events, "done"
 
 
@@ -167,15 +123,12 @@ async def send_events(
 async def send_answer(
     responder: Responder, answer: dict[str, Any] | Plan, streaming: bool, fault: Fault | None
 ) -> bool:
-    """Send an endpoint's answer (a plan streams when asked), emptied under ``empty_choices``."""
+    """Send an endpoint's answer (a plan streams when asked)."""
     if isinstance(answer, dict):
         return await send_json(responder, 200, answer, fault)
-    empty = fault is not None and fault.kind == "empty_choices"
     if streaming:
-        payloads = [dumps(empty_choices(answer.response()))] if empty else answer.encoded_chunks()
-        return await send_events(responder, map(sse, payloads), fault)
-    response = answer.response()
-    return await send_json(responder, 200, empty_choices(response) if empty else response, fault)
+        return await send_events(responder, map(sse, answer.encoded_chunks()), fault)
+    return await send_json(responder, 200, answer.response(), fault)
 
 
 def _broken_second(events: Iterable[bytes]) -> Iterator[bytes]:

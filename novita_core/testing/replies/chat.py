@@ -17,7 +17,6 @@ The "model" is a handful of documented rules, so tests can predict it:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -31,7 +30,6 @@ from novita_core.testing.replies.common import (
     apply_limits,
     check_ranges,
     content_text,
-    dumps,
     echo_text,
     exact_words,
     hash_hex,
@@ -58,13 +56,8 @@ _TOOL_CHOICES = (None, "auto", "none", "required", "any")
 _FORMATS = ("text", "json_object", "json_schema")
 
 
-def build_chat(
-    body: Any, models: dict[str, ModelInfo], prompt_cache: set[str] | None = None
-) -> ChatPlan:
+def build_chat(body: Any, models: dict[str, ModelInfo]) -> ChatPlan:
     """Validate a ``/chat/completions`` body and plan the deterministic reply.
-
-    ``prompt_cache`` holds the prompt-prefix keys seen before (updated in place): repeated
-    prefixes are reported as ``usage.prompt_tokens_details.cached_tokens``.
 
     Raises:
         ApiError: For invalid bodies (400) and unknown models (404).
@@ -78,7 +71,6 @@ def build_chat(
     if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in _FORMATS):
         raise ApiError(400, "response_format.type must be text, json_object or json_schema")
 
-    counts = [_message_tokens(message) for message in messages]
     user_text, user_images = content_text(_last_user(messages).get("content"))
     digest = hash_hex(body)
     calls = _tool_calls(body, messages, tools, forced, user_text, digest)
@@ -101,12 +93,8 @@ def build_chat(
         reasoning=reasoning,
         finish_reason=finish,
         tool_calls=calls,
-        logprobs=bool(body.get("logprobs")),
-        top_logprobs=int(body.get("top_logprobs") or 0),
-        prompt_tokens=sum(counts),
+        prompt_tokens=sum(_message_tokens(message) for message in messages),
         include_usage=wants_usage(body),
-        reasoning_details=reasoning is not None and "minimax" in entry.id.lower(),
-        cached_tokens=_cached_prefix_tokens(messages, counts, prompt_cache),
     )
 
 
@@ -265,22 +253,3 @@ def _is_reasoning(entry: ModelInfo, body: dict[str, Any]) -> bool:
     lowered = entry.id.lower()
     markers = ("r1", "thinking", "gpt-oss", "qwen3-8b")
     return entry.reasoning or any(m in lowered for m in markers)
-
-
-def _cached_prefix_tokens(
-    messages: list[dict[str, Any]], counts: list[int], cache: set[str] | None
-) -> int:
-    """Prompt tokens of the longest message prefix seen before (Novita's automatic prefix cache).
-
-    Every prefix of this prompt is remembered for later requests.
-    """
-    if cache is None:
-        return 0
-    running = hashlib.sha256()
-    keys: list[str] = []
-    for message in messages:
-        running.update(dumps(message))
-        keys.append(running.hexdigest())
-    cached = next((sum(counts[:k]) for k in range(len(keys), 0, -1) if keys[k - 1] in cache), 0)
-    cache.update(keys)
-    return cached

@@ -10,7 +10,6 @@ from novita_core.testing.replies.common import (
     SYSTEM_FINGERPRINT,
     dumps,
     split_tokens,
-    top_logprobs,
     word_count,
 )
 
@@ -43,14 +42,8 @@ class ChatPlan:
     reasoning: str | None
     finish_reason: str
     tool_calls: list[ToolCall]
-    logprobs: bool
-    top_logprobs: int
     prompt_tokens: int
     include_usage: bool
-    reasoning_details: bool = False
-    """Also send the reasoning as ``reasoning_details`` (MiniMax-style interleaved thinking)."""
-    cached_tokens: int = 0
-    """Prompt tokens served from the prefix cache."""
 
     def tokens(self) -> list[str]:
         """Content tokens (with leading whitespace)."""
@@ -70,27 +63,15 @@ class ChatPlan:
         }
         if self.reasoning is not None:
             usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens * self.n}
-        if self.cached_tokens:
-            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
         return usage
-
-    def choice_logprobs(self) -> dict[str, Any] | None:
-        """The ``logprobs`` of each choice, when asked for."""
-        if not self.logprobs or self.content is None:
-            return None
-        tokens = enumerate(self.tokens())
-        return {"content": [chat_logprob_entry(t, i, self.top_logprobs) for i, t in tokens]}
 
     def response(self) -> dict[str, Any]:
         """The non-stream ``chat.completion`` object."""
         message: dict[str, Any] = {"role": "assistant", "content": self.content}
         if self.reasoning is not None:
             message["reasoning_content"] = self.reasoning
-            if self.reasoning_details:
-                message["reasoning_details"] = [self._reasoning_item(self.reasoning, first=True)]
         if self.tool_calls:
             message["tool_calls"] = [call.entry(call.arguments) for call in self.tool_calls]
-        logprobs = self.choice_logprobs()
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -102,7 +83,7 @@ class ChatPlan:
                     "index": i,
                     "message": dict(message),
                     "finish_reason": self.finish_reason,
-                    "logprobs": logprobs,
+                    "logprobs": None,
                 }
                 for i in range(self.n)
             ],
@@ -123,14 +104,8 @@ class ChatPlan:
         index: int,
         delta: dict[str, Any],
         finish_reason: str | None = None,
-        logprobs: Any = None,
     ) -> dict[str, Any]:
-        choice = {
-            "index": index,
-            "delta": delta,
-            "finish_reason": finish_reason,
-            "logprobs": logprobs,
-        }
+        choice = {"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
         usage = {"usage": None} if self.include_usage else {}
         return {**self._envelope(), "choices": [choice], **usage}
 
@@ -147,12 +122,8 @@ class ChatPlan:
             if not tokens:
                 yield self._chunk(index, {}, finish_reason=self.finish_reason)
             for i, token in enumerate(tokens):
-                entry = chat_logprob_entry(token, i, self.top_logprobs) if self.logprobs else None
                 finish = self.finish_reason if i == len(tokens) - 1 else None
-                logprobs = None if entry is None else {"content": [entry]}
-                yield self._chunk(
-                    index, {"content": token}, finish_reason=finish, logprobs=logprobs
-                )
+                yield self._chunk(index, {"content": token}, finish_reason=finish)
         if self.include_usage:
             yield {**self._envelope(), "choices": [], "usage": self.usage()}
 
@@ -163,7 +134,7 @@ class ChatPlan:
         instead of being serialised as whole objects: benchmarks share the GIL with this server,
         so its per-token cost shows up in their numbers.
         """
-        if self.logprobs or self.tool_calls or self.reasoning_details:
+        if self.tool_calls:
             for chunk in self.chunks():
                 yield dumps(chunk)
             return
@@ -184,18 +155,9 @@ class ChatPlan:
         if self.include_usage:
             yield dumps({**self._envelope(), "choices": [], "usage": self.usage()})
 
-    def _reasoning_item(self, text: str, *, first: bool) -> dict[str, Any]:
-        item: dict[str, Any] = {"type": "reasoning.text", "text": text, "index": 0}
-        if first:
-            item.update({"id": f"rd-{self.id}", "format": "openai-responses-v1"})
-        return item
-
     def _reasoning_chunks(self, index: int, reasoning: list[str]) -> Iterator[dict[str, Any]]:
-        for position, piece in enumerate(reasoning):
-            delta: dict[str, Any] = {"reasoning_content": piece}
-            if self.reasoning_details:
-                delta["reasoning_details"] = [self._reasoning_item(piece, first=position == 0)]
-            yield self._chunk(index, delta)
+        for piece in reasoning:
+            yield self._chunk(index, {"reasoning_content": piece})
 
     def _tool_chunks(self, index: int, reasoning: list[str]) -> Iterator[dict[str, Any]]:
         yield self._chunk(index, {"role": "assistant", "content": None})
@@ -216,12 +178,3 @@ def _fragments(arguments: str) -> list[str]:
     if len(pieces) == 1 and len(arguments) >= 2:
         pieces = [arguments[:1], arguments[1:]]
     return pieces or [""]
-
-
-def chat_logprob_entry(token: str, position: int, top: int) -> dict[str, Any]:
-    """One entry of a chat choice's ``logprobs.content``."""
-    entries = [
-        {"token": text, "logprob": lp, "bytes": list(text.encode())}
-        for text, lp in top_logprobs(token, position, top)
-    ]
-    return {**entries[0], "top_logprobs": entries[:top]}

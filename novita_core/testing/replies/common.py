@@ -233,9 +233,3 @@ def stop_list(body: dict[str, Any]) -> list[str]:
     stop = body.get("stop")
     stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
     return [s for s in stops if isinstance(s, str)]
-
-
-def top_logprobs(token: str, position: int, top: int) -> list[tuple[str, float]]:
-    """``token`` and ``top - 1`` made-up alternatives, with deterministic log-probabilities."""
-    lp = -round(0.01 * ((len(token) * 7 + position * 3) % 23 + 1), 4)
-    return [(token, lp)] + [(f"{token.strip()}#{k}", round(lp - 1.5 * k, 4)) for k in range(1, top)]

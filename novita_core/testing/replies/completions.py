@@ -24,7 +24,6 @@ from novita_core.testing.replies.common import (
     split_tokens,
     stop_list,
     text_inputs,
-    top_logprobs,
     wants_usage,
     word_count,
     words_directive,
@@ -41,14 +40,13 @@ class CompletionPlan:
     id: str
     model: str
     created: int
-    texts: list[tuple[str, str, int]]  # (text, finish_reason, text_offset) per choice
-    logprobs: int | None
+    texts: list[tuple[str, str]]  # (text, finish_reason) per choice
     prompt_tokens: int
     include_usage: bool
 
     def usage(self) -> dict[str, Any]:
         """Usage for all choices."""
-        completion = sum(len(split_tokens(t)) for t, _, _ in self.texts)
+        completion = sum(len(split_tokens(t)) for t, _ in self.texts)
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion,
@@ -65,11 +63,8 @@ class CompletionPlan:
             **fields,
         }
 
-    def _choice(self, index: int, text: str, finish: str | None, offset: int) -> dict[str, Any]:
-        logprobs = None
-        if self.logprobs is not None:
-            logprobs = _completion_logprobs(split_tokens(text), self.logprobs, offset)
-        return {"index": index, "text": text, "finish_reason": finish, "logprobs": logprobs}
+    def _choice(self, index: int, text: str, finish: str | None) -> dict[str, Any]:
+        return {"index": index, "text": text, "finish_reason": finish, "logprobs": None}
 
     def response(self) -> dict[str, Any]:
         """The non-stream ``text_completion`` object."""
@@ -79,13 +74,12 @@ class CompletionPlan:
     def encoded_chunks(self) -> Iterator[bytes]:
         """The stream chunks as compact JSON bytes, without ``[DONE]``."""
         usage = {"usage": None} if self.include_usage else {}
-        for index, (text, finish, offset) in enumerate(self.texts):
+        for index, (text, finish) in enumerate(self.texts):
             tokens = split_tokens(text) or [""]
             for position, token in enumerate(tokens):
                 last = position == len(tokens) - 1
-                choice = self._choice(index, token, finish if last else None, offset)
+                choice = self._choice(index, token, finish if last else None)
                 yield dumps(self._envelope(choices=[choice], **usage))
-                offset += len(token)
         if self.include_usage:
             yield dumps(self._envelope(choices=[], usage=self.usage()))
 
@@ -102,7 +96,7 @@ def build_completion(body: Any, models: dict[str, ModelInfo]) -> CompletionPlan:
         raise ApiError(400, "prompt is required: a string, a list of strings or token arrays")
     check_ranges(body, "completions")
     echo = bool(body.get("echo"))
-    texts: list[tuple[str, str, int]] = []
+    texts: list[tuple[str, str]] = []
     for prompt in prompts:
         directive = words_directive([prompt])
         if directive is not None:
@@ -110,24 +104,13 @@ def build_completion(body: Any, models: dict[str, ModelInfo]) -> CompletionPlan:
         else:
             reply = " " + echo_text(prompt, 0)
         text, finish = apply_limits(reply, stop_list(body), body.get("max_tokens"))
-        choice = ((prompt + text) if echo else text, finish, 0 if echo else len(prompt))
+        choice = ((prompt + text) if echo else text, finish)
         texts += [choice] * (body.get("n") or 1)
     return CompletionPlan(
         id=f"cmpl-{hash_hex(body)}",
         model=entry.id,
         created=int(time.time()),
         texts=texts,
-        logprobs=body.get("logprobs"),
         prompt_tokens=sum(word_count(p) for p in prompts),
         include_usage=wants_usage(body),
     )
-
-
-def _completion_logprobs(tokens: list[str], top: int, offset: int) -> dict[str, Any]:
-    alternatives = [top_logprobs(token, i, top) for i, token in enumerate(tokens)]
-    return {
-        "tokens": tokens,
-        "token_logprobs": [entries[0][1] for entries in alternatives],
-        "top_logprobs": [dict(entries) for entries in alternatives],
-        "text_offset": [offset + len("".join(tokens[:i])) for i in range(len(tokens))],
-    }

@@ -1,7 +1,8 @@
 """Values that follow a JSON schema, mined from the prompt (tool arguments, structured output).
 
-Numbers are taken from the prompt in order; strings from quoted text, then runs of non-ASCII
-text, then capitalised phrases. Optional properties appear only when the prompt names them.
+Numbers are taken from the prompt in order (not clamped to a schema's range); strings from quoted
+text, then capitalised phrases. Optional properties appear only when the prompt names them. A
+test that needs other values scripts the reply instead.
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ from novita_core.testing.replies.common import (
 __all__ = ["fill_schema", "json_object"]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w])")
-_NON_ASCII_RUN = re.compile(
-    r"[^\x00-\x7f\s\u201c\u201d\u2018\u2019\u300c\u300d\uff0c\u3002\uff01\uff1f\u3001]+"
-)
 _CAPITALISED = re.compile(r"\b[A-Z][\w'-]*(?:,? [A-Z][\w'-]*)*")
 # JSON mode without a schema: a key is numeric when the prompt gives it a number right after
 # naming it ("'age': 36"), calls it a number ("'age' (an integer)"), or its name is one.
@@ -34,20 +32,11 @@ _NUMERIC_NAME = re.compile(
     r"(?:^|_)(?:age|count|year|total|number|num|quantity|amount|price|score|rating|size)s?$",
     re.IGNORECASE,
 )
-_FORMATS = {"date-time": "2025-01-01T00:00:00Z", "date": "2025-01-01", "email": "a@example.com"}
 
 
 def _mined_strings(text: str) -> list[str]:
-    """Quoted text, then non-ASCII runs outside quotes, then capitalised phrases, deduplicated."""
-    quoted = [
-        (m.span(), next(g for g in m.groups() if g is not None)) for m in QUOTED.finditer(text)
-    ]
-    found = [value for _, value in quoted]
-    found += [
-        m.group(0)
-        for m in _NON_ASCII_RUN.finditer(text)
-        if not any(a <= m.start() < b for (a, b), _ in quoted)
-    ]
+    """Quoted text, then capitalised phrases, deduplicated."""
+    found = [next(g for g in m.groups() if g is not None) for m in QUOTED.finditer(text)]
     found += _capitalised_phrases(text)
     stripped = (value.strip(" ,.;:") for value in found)
     return list(dict.fromkeys(value for value in stripped if value))
@@ -129,29 +118,16 @@ class SchemaFiller:
             return self.number(node, integer=kind == "integer")
         if kind in ("boolean", "null"):
             return True if kind == "boolean" else None
-        return self.string(node, name)
+        return self.string(name)
 
     def number(self, node: dict[str, Any], *, integer: bool) -> int | float:
         default = node.get("default")
         found = (
             self.numbers.pop(0) if self.numbers else float(default) if is_number(default) else 1.0
         )
-        step = 1.0 if integer else 0.5
-        low, high = node.get("minimum"), node.get("maximum")
-        ex_low, ex_high = node.get("exclusiveMinimum"), node.get("exclusiveMaximum")
-        if is_number(low) and found < low:
-            found = float(low)
-        if is_number(ex_low) and found <= ex_low:
-            found = float(ex_low) + step
-        if is_number(high) and found > high:
-            found = float(high)
-        if is_number(ex_high) and found >= ex_high:
-            found = float(ex_high) - step
         return int(found) if integer or found.is_integer() else found
 
-    def string(self, node: dict[str, Any], name: str) -> str:
-        if node.get("format") in _FORMATS:
-            return _FORMATS[node["format"]]
+    def string(self, name: str) -> str:
         if self.strings:
             return self.strings.pop(0)
         label = name.replace("_", " ") if name else "text"
@@ -164,8 +140,8 @@ def fill_schema(schema: Any, prompt_text: str) -> Any:
 
     Args:
         schema: A JSON schema (``$ref``/``$defs``, ``anyOf``, enums, arrays, nested objects).
-        prompt_text: Text mined for numbers (in order) and strings (quoted text, non-ASCII runs,
-            capitalised phrases, in that order).
+        prompt_text: Text mined for numbers (in order) and strings (quoted text, then
+            capitalised phrases).
     """
     root = schema if isinstance(schema, dict) else {}
     return SchemaFiller(root, prompt_text).value(root, "")
@@ -203,4 +179,4 @@ def _json_mode_value(filler: SchemaFiller, key: str, after: str) -> Any:
         return int(number) if number.is_integer() else number
     if _NUMBER_HINT.match(after) or _NUMERIC_NAME.search(key):
         return filler.number({}, integer=False)
-    return filler.string({}, key)
+    return filler.string(key)
