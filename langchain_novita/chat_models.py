@@ -52,7 +52,6 @@ from novita_core.params import (
     CHAT,
     Endpoint,
     Request,
-    check_tool_choice,
     json_schema_format,
     validate_params,
     wire_tool_choice,
@@ -446,9 +445,8 @@ class ChatNovita(NovitaBatchAPI, NovitaGeneration, BaseChatModel):
         """
         require_tool_calling(self.model, self.base_url)
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
-        if tool_choice is not None:
+        if tool_choice is not None:  # bind() checks it against the tools, as for every request
             kwargs["tool_choice"] = wire_tool_choice(tool_choice)
-            check_tool_choice(kwargs["tool_choice"], formatted)
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
         return self.bind(tools=formatted, **kwargs)

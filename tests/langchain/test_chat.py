@@ -512,10 +512,10 @@ def test_bind_tools_wire_format_and_choice_mapping(
     assert sent(server)["tool_choice"] == {"type": "function", "function": {"name": "GetWeather"}}
 
 
-def test_a_raw_tool_choice_naming_no_bound_tool_fails_before_sending(
+def test_a_tool_choice_naming_no_bound_tool_fails_before_sending(
     connect: dict[str, Any], server: OfflineNovitaServer
 ) -> None:
-    # bind() and per-call kwargs skip bind_tools: the core checks the request itself.
+    # The core checks the request itself, however the tools and the choice were bound.
     weather = convert_to_openai_tool(GetWeather)
     choice = {"type": "function", "function": {"name": "GetTime"}}
     llm = ChatNovita(**connect)
@@ -523,6 +523,8 @@ def test_a_raw_tool_choice_naming_no_bound_tool_fails_before_sending(
         llm.bind(tools=[weather], tool_choice=choice)
     with pytest.raises(InvalidParameterError, match=r"'GetTime', which is not among.*GetWeather"):
         llm.invoke("weather in Paris", tools=[weather], tool_choice=choice)
+    with pytest.raises(InvalidParameterError, match=r"'GetTime', which is not among.*GetWeather"):
+        llm.bind_tools([GetWeather], tool_choice="GetTime")
     assert server.requests == []
 
 
