@@ -289,6 +289,15 @@ AnswerCheck = Callable[[dict[str, Any]], str | None]
 """Describes what is wrong with a decoded answer (None when it is sound)."""
 
 
+def _json_object(response: Any) -> dict[str, Any] | None:
+    """The body of a read response as a JSON object, or None when it is not one."""
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _decode(
     response: Any, endpoint: str | None = None, check: AnswerCheck | None = None
 ) -> dict[str, Any]:
@@ -297,11 +306,8 @@ def _decode(
     An error object, or a chat/completions answer without choices, is raised as a typed error,
     never returned as an (empty) answer; so is what ``check`` reports.
     """
-    try:
-        data = json.loads(response.content)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
+    data = _json_object(response)
+    if data is None:
         raise NovitaResponseError(
             f"Novita answered HTTP {response.status_code} with a body that is not a JSON object: "
             f"{response.text[:200]!r}",
@@ -459,11 +465,8 @@ def _json_instead_of_events(response: Any) -> Exception:
     An error object is raised as what it says (retried when its code is retryable); anything
     else is a stream that never started.
     """
-    try:
-        data = json.loads(response.content)
-    except ValueError:
-        data = None
-    error = error_object(data) if isinstance(data, dict) else None
+    data = _json_object(response)
+    error = error_object(data) if data is not None else None
     if error is not None:
         return _server_error(error, response.request, handed=0, streaming=False)
     return NovitaStreamError(
