@@ -409,13 +409,41 @@ def _monotonic_deadline(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
 
 
+_SPENT = http_lib.ByteStream(b"")
+
+
+def _unbound(response: Any) -> Any:
+    """``response``, freed of a stream that points back at it.
+
+    httpx (openai 2.x) binds each response's stream back to the response, so a finished
+    response and all that its transport hangs on it (aiohttp's response, headers, buffers) form
+    a cycle that only Python's cyclic collector frees. When many streams end at once (LangChain
+    holds each run's chunks until its ``on_llm_end``) those graphs would stay in memory until the
+    next full collection. The stream is never read again, so an empty one takes its place.
+    httpx2 (openai 3.x) keeps no such link (and reads ``elapsed`` from the stream): left as is.
+    """
+    if getattr(response.stream, "_response", None) is response:
+        response.stream = _SPENT
+    return response
+
+
+def _close(response: Any) -> None:
+    response.close()
+    _unbound(response)
+
+
+async def _aclose(response: Any) -> None:
+    await response.aclose()
+    _unbound(response)
+
+
 def _post(
     client: openai.OpenAI, request: Request, timeout: float | None, stream: bool = False
 ) -> Any:
     """One attempt's ``POST`` of ``request``, bounded as a whole by ``timeout`` seconds."""
     try:
         with deadline_at(_monotonic_deadline(timeout)):
-            return client.post(
+            response = client.post(
                 request.path,
                 cast_to=RawResponse,
                 body=request.body,
@@ -424,6 +452,7 @@ def _post(
             )
     except UnicodeEncodeError as exc:
         raise _unencodable(request, exc) from None
+    return response if stream else _unbound(response)
 
 
 async def _apost(
@@ -431,7 +460,7 @@ async def _apost(
 ) -> Any:
     """Async twin of :func:`_post`; the SDK's timeouts are told apart from aiohttp's resets."""
     try:
-        return await within(
+        response = await within(
             client.post(
                 request.path,
                 cast_to=RawResponse,
@@ -447,6 +476,7 @@ async def _apost(
         raise _timeout_error(client, request) from None
     except UnicodeEncodeError as exc:
         raise _unencodable(request, exc) from None
+    return response if stream else _unbound(response)
 
 
 def _answers_in_json(response: Any) -> bool:
@@ -803,15 +833,15 @@ class NovitaClient:
                     response.read()
                     raise _json_instead_of_events(response)
                 finally:
-                    response.close()
+                    _close(response)
             events = _sync_events(response, self.settings.read_timeout)
             try:
                 first = self._next_deltas(events, asm)
             except _TRANSPORT_ERRORS as exc:
-                response.close()
+                _close(response)
                 raise _stream_failure(exc, response, 0) from exc
             except BaseException:
-                response.close()
+                _close(response)
                 raise
             return response, events, first
 
@@ -830,7 +860,7 @@ class NovitaClient:
             except (*_TRANSPORT_ERRORS, StreamIncompleteError) as exc:
                 raise _stream_failure(exc, response, max(handed, 1)) from exc
         finally:
-            response.close()
+            _close(response)
 
     @staticmethod
     def _next_deltas(events: Iterator[bytes], asm: StreamAssembler) -> list[StreamDelta]:
@@ -868,15 +898,15 @@ class NovitaClient:
                     await response.aread()
                     raise _json_instead_of_events(response)
                 finally:
-                    await response.aclose()
+                    await _aclose(response)
             events = _async_events(response, self.settings.read_timeout)
             try:
                 first = await self._anext_deltas(events, asm)
             except _TRANSPORT_ERRORS as exc:
-                await response.aclose()
+                await _aclose(response)
                 raise _stream_failure(exc, response, 0) from exc
             except BaseException:
-                await response.aclose()
+                await _aclose(response)
                 raise
             return response, events, first
 
@@ -895,7 +925,7 @@ class NovitaClient:
             except (*_TRANSPORT_ERRORS, StreamIncompleteError) as exc:
                 raise _stream_failure(exc, response, max(handed, 1)) from exc
         finally:
-            await response.aclose()
+            await _aclose(response)
 
     @staticmethod
     async def _anext_deltas(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -18,6 +21,7 @@ from novita_core import (
     StreamAssembler,
     build_request,
 )
+from novita_core._compat import http_lib
 from novita_core.client import shared_client
 from novita_core.testing import Fault, OfflineNovitaServer
 
@@ -69,6 +73,43 @@ async def test_async_create_and_stream(novita_server: OfflineNovitaServer) -> No
     deltas = [d async for d in client.astream(chat("async stream", stream=True), asm)]
     assert "".join(d.content for d in deltas) == asm.choices[0].text
     assert asm.done
+
+
+def _responses_left_for_the_collector(run: Callable[[], object]) -> list[object]:
+    """The HTTP responses that ``run`` left as garbage only the cyclic collector could free."""
+    gc.collect()
+    gc.disable()
+    try:
+        run()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        return [o for o in gc.garbage if isinstance(o, http_lib.Response)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_finished_calls_free_their_responses_without_the_cyclic_collector(
+    novita_server: OfflineNovitaServer, transport: str
+) -> None:
+    # Many streams ending together must not leave their connection objects for a later full
+    # collection (the ChatNovita row of the bench's RSS phase).
+    client = make_client(novita_server, async_transport=transport)
+    client.create(chat())  # pools, the model listing and lazy imports are set up first
+
+    def sync_calls() -> None:
+        client.create(chat())
+        list(client.stream(chat("one two", stream=True)))
+
+    async def async_calls() -> None:
+        await client.acreate(chat())
+        async for _ in client.astream(chat("one two", stream=True)):
+            pass
+
+    assert _responses_left_for_the_collector(sync_calls) == []
+    assert _responses_left_for_the_collector(lambda: asyncio.run(async_calls())) == []
 
 
 def test_completions_and_embeddings(novita_server: OfflineNovitaServer) -> None:
