@@ -422,7 +422,8 @@ def _unbound(response: Any) -> Any:
     next full collection. The stream is never read again, so an empty one takes its place.
     httpx2 (openai 3.x) keeps no such link (and reads ``elapsed`` from the stream): left as is.
     """
-    if getattr(response.stream, "_response", None) is response:
+    bound_to = getattr(response.stream, "_response", None)
+    if bound_to is not None and bound_to is response:
         response.stream = _SPENT
     return response
 
