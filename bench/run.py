@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
@@ -105,17 +105,8 @@ FULL = Sizes(
     rss_words=10,
     rerank_n=50,
 )
-QUICK = Sizes(
-    reps=2,
-    invoke_n=20,
-    stream_n=2,
-    ainvoke_n=128,
-    astream_rounds=1,
-    batch_rounds=1,
-    import_reps=2,
-    rss_streams=300,
-    rss_words=5,
-    rerank_n=20,
+QUICK = replace(
+    FULL, reps=2, invoke_n=20, stream_n=2, import_reps=2, rss_streams=300, rss_words=5, rerank_n=20
 )
 
 

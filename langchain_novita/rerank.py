@@ -21,19 +21,21 @@ RerankInput = str | Document | Mapping[str, Any]
 
 
 def _text(document: RerankInput) -> str:
+    if isinstance(document, str):  # the common case; Mapping's isinstance is an ABC check
+        return document
     if isinstance(document, Document):
         return document.page_content
     if isinstance(document, Mapping):
         return json.dumps(dict(document), ensure_ascii=False, default=str)
-    return document
+    return document  # not a text: the core's check names the parameter and what is allowed
 
 
 class NovitaRerank(NovitaFanOut, NovitaConnection, BaseDocumentCompressor):
     """Novita AI rerankers (``/rerank``) as a LangChain document compressor.
 
-    Setup:
+    Setup (``langchain-classic`` only for ``ContextualCompressionRetriever``):
         ```bash
-        pip install "novita-integrations[langchain]"
+        pip install "novita-integrations[langchain]" langchain-classic
         export NOVITA_API_KEY="your-api-key"
         ```
 
