@@ -16,7 +16,7 @@ from typing_extensions import Self
 
 from langchain_novita._messages import MODEL_PROVIDER
 from novita_core.concurrency import DEFAULT_MAX_CONCURRENCY
-from novita_core.connection import ConnectedModel, Connection
+from novita_core.connection import ConnectedModel, Connection, constructor_names
 from novita_core.params import (
     Endpoint,
     InvalidParameterError,
@@ -57,18 +57,8 @@ LEGACY_INIT_KWARGS = frozenset({"callback_manager"})
 
 
 def accepted_init_names(model_cls: type[BaseModel]) -> frozenset[str]:
-    """Every constructor keyword a model class accepts: field names and all their aliases."""
-    names: set[str] = set(LEGACY_INIT_KWARGS)
-    for name, info in model_cls.model_fields.items():
-        names.add(name)
-        if info.alias:
-            names.add(info.alias)
-        alias = info.validation_alias
-        if isinstance(alias, str):
-            names.add(alias)
-        elif isinstance(alias, AliasChoices):
-            names.update(choice for choice in alias.choices if isinstance(choice, str))
-    return frozenset(names)
+    """Every constructor keyword a model class accepts: field names, aliases, legacy names."""
+    return constructor_names(model_cls) | LEGACY_INIT_KWARGS
 
 
 def check_init_kwargs(

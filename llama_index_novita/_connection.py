@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
 
-from novita_core.connection import SETTINGS_ARGUMENTS, ConnectedModel, Connection
+from novita_core.connection import (
+    SETTINGS_ARGUMENTS,
+    ConnectedModel,
+    Connection,
+    constructor_names,
+)
+from novita_core.params import InvalidParameterError
 from novita_core.retry_policy import RetryPolicy
 from novita_core.settings import (
     DEFAULT_MAX_RETRIES,
@@ -100,6 +107,9 @@ class NovitaLlamaConnection(ConnectedModel, BaseModel):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
+        unknown = sorted(set(kwargs) - constructor_names(type(self)))
+        if unknown:
+            raise _unknown_arguments(type(self), unknown)
         # The key is a secret whichever form it came in; the callback manager is never None.
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
@@ -122,6 +132,25 @@ class NovitaLlamaConnection(ConnectedModel, BaseModel):
     def base_url(self) -> str:
         """The resolved base URL requests go to."""
         return self._resolved_settings().base_url
+
+
+def _unknown_arguments(model_cls: type[BaseModel], unknown: list[str]) -> InvalidParameterError:
+    """The error for constructor keywords ``model_cls`` has no field for, with what it has."""
+    fields = sorted(model_cls.model_fields)
+    guesses = [
+        f"{name!r} (did you mean {match[0]!r}?)" if match else repr(name)
+        for name in unknown
+        for match in [difflib.get_close_matches(name, fields, n=1)]
+    ]
+    elsewhere = (
+        " Other request parameters go in additional_kwargs={...}."
+        if "additional_kwargs" in model_cls.model_fields
+        else ""
+    )
+    return InvalidParameterError(
+        f"Unknown parameter(s) {', '.join(guesses)} for {model_cls.__name__}. "
+        f"Valid fields: {', '.join(fields)}.{elsewhere}"
+    )
 
 
 NovitaConnection = NovitaLlamaConnection

@@ -111,6 +111,24 @@ def connect_model(
 
 
 @functools.cache
+@functools.cache
+def constructor_names(model_cls: type) -> frozenset[str]:
+    """The keywords a pydantic model class's constructor takes: field names and their aliases.
+
+    Both adapters' classes are pydantic models; they are read by their ``model_fields`` alone,
+    so the core imports neither pydantic nor a framework.
+    """
+    names: set[str] = set()
+    for name, info in model_cls.model_fields.items():  # type: ignore[attr-defined]
+        names.add(name)
+        for alias in (info.alias, info.validation_alias):
+            if isinstance(alias, str):
+                names.add(alias)
+            else:  # pydantic's AliasChoices, or None
+                names.update(c for c in getattr(alias, "choices", ()) if isinstance(c, str))
+    return frozenset(names)
+
+
 def _reader(field_names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
     return operator.attrgetter(*field_names)
 

@@ -59,7 +59,8 @@ def test_dimensions_reach_the_wire(server: OfflineNovitaServer) -> None:
 
 
 def test_bad_arguments_fail_without_requests(server: OfflineNovitaServer) -> None:
-    with pytest.raises(ValidationError):
+    guess = r"'batch_size' \(did you mean 'embed_batch_size'\?\)"
+    with pytest.raises(InvalidParameterError, match=guess):
         NovitaEmbedding(api_key=server.api_key, api_base=server.base_url, batch_size=3)
     with pytest.raises(InvalidParameterError):
         NovitaEmbedding(

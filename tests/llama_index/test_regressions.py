@@ -7,14 +7,14 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import openai
 import pytest
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.llms import ChatMessage
-from pydantic import ValidationError
 
-from llama_index_novita import NovitaAI
+from llama_index_novita import NovitaAI, NovitaEmbedding, NovitaRerank
 from novita_core import InvalidParameterError, MissingAPIKeyError
 from novita_core.testing import Fault, OfflineNovitaServer
 
@@ -110,7 +110,7 @@ def test_novita_params_as_constructor_kwargs_are_not_dropped(
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"top_kk": 40}, ValidationError),  # unknown constructor kwarg
+        ({"top_kk": 40}, InvalidParameterError),  # unknown constructor kwarg
         ({"additional_kwargs": {"top_kk": 40}}, InvalidParameterError),
         ({"top_k": 0}, InvalidParameterError),
         ({"top_p": 0}, InvalidParameterError),
@@ -125,6 +125,24 @@ def test_bad_arguments_fail_at_construction_with_no_request(
 ) -> None:
     with pytest.raises(error):
         NovitaAI(api_key=server.api_key, api_base=server.base_url, **kwargs)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "message"),
+    [
+        (NovitaAI, {"top_kk": 40}, r"'top_kk' \(did you mean 'top_k'\?\) for NovitaAI"),
+        (NovitaEmbedding, {"dimension": 8}, r"'dimension' \(did you mean 'dimensions'\?\)"),
+        (NovitaRerank, {"topn": 2, "zzz": 1}, r"'topn' \(did you mean 'top_n'\?\), 'zzz' for"),
+    ],
+)
+def test_unknown_constructor_arguments_name_the_argument_and_the_valid_fields(
+    server: OfflineNovitaServer, cls: type[Any], kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidParameterError, match=message) as caught:
+        cls(api_key=server.api_key, api_base=server.base_url, **kwargs)
+    assert "Valid fields: " in str(caught.value)
+    assert "api_base" in str(caught.value)
     assert server.requests == []
 
 
