@@ -29,7 +29,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import openai
 
@@ -507,6 +507,36 @@ def _json_instead_of_events(response: Any) -> Exception:
     )
 
 
+def _refuse_json_answer(response: Any, timeout: float | None) -> NoReturn:
+    """Read the one JSON body a stream request was answered with, and raise what it says.
+
+    The body gets ``timeout`` seconds, as a first event would; a body that breaks or stalls is a
+    transport failure before anything reached the caller, like any other.
+    """
+    try:
+        with deadline_at(_monotonic_deadline(timeout)):
+            response.read()
+    except _TRANSPORT_ERRORS as exc:
+        raise _stream_failure(exc, response, 0) from exc
+    finally:
+        _close(response)
+    raise _json_instead_of_events(response)
+
+
+async def _arefuse_json_answer(response: Any, timeout: float | None) -> NoReturn:
+    """Async twin of :func:`_refuse_json_answer`."""
+    try:
+        await within(response.aread(), _loop_deadline(timeout))
+    except asyncio.TimeoutError:
+        stalled = http_lib.ReadTimeout(f"no whole body within {timeout}s", request=response.request)
+        raise _stream_failure(stalled, response, 0) from None
+    except _TRANSPORT_ERRORS as exc:
+        raise _stream_failure(exc, response, 0) from exc
+    finally:
+        await _aclose(response)
+    raise _json_instead_of_events(response)
+
+
 def _sync_events(response: Any, timeout: float | None) -> Iterator[bytes]:
     """The SSE events of a response; waiting for each one (first included) ends by ``timeout``."""
     decoder = EventDecoder()
@@ -830,11 +860,7 @@ class NovitaClient:
             asm.reset()
             response = _post(client, request, timeout, stream=True)
             if _answers_in_json(response):
-                try:
-                    response.read()
-                    raise _json_instead_of_events(response)
-                finally:
-                    _close(response)
+                _refuse_json_answer(response, self.settings.read_timeout)
             events = _sync_events(response, self.settings.read_timeout)
             try:
                 first = self._next_deltas(events, asm)
@@ -895,11 +921,7 @@ class NovitaClient:
             asm.reset()
             response = await _apost(client, request, timeout, stream=True)
             if _answers_in_json(response):
-                try:
-                    await response.aread()
-                    raise _json_instead_of_events(response)
-                finally:
-                    await _aclose(response)
+                await _arefuse_json_answer(response, self.settings.read_timeout)
             events = _async_events(response, self.settings.read_timeout)
             try:
                 first = await self._anext_deltas(events, asm)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import traceback
 from collections.abc import Callable
@@ -125,7 +126,14 @@ def _drip_first_event(conn: Conn, seen: Seen) -> None:
     conn.drip(data(chunk("Hello")), 0.05)
 
 
-@pytest.mark.parametrize("script", [_drip_headers, _drip_first_event])
+def _drip_json_body(conn: Conn, seen: Seen) -> None:
+    # A stream request answered with one JSON error object, whose bytes come slowly.
+    body = json.dumps({"code": 503, "reason": "BUSY", "message": "upstream busy"}).encode()
+    conn.send(head(length=len(body)))
+    conn.drip(body, 0.05)
+
+
+@pytest.mark.parametrize("script", [_drip_headers, _drip_first_event, _drip_json_body])
 @each_mode()
 def test_timeout_bounds_the_whole_attempt(
     hostile: Start, mode: str, script: Callable[[Conn, Seen], None]
@@ -135,6 +143,15 @@ def test_timeout_bounds_the_whole_attempt(
     with pytest.raises(openai.APITimeoutError):
         call(client(server, timeout=0.6), mode)
     assert time.monotonic() - started < 2.1
+
+
+@each_mode(["stream", "astream"])
+def test_a_json_answer_to_a_stream_cut_short_is_a_typed_error(hostile: Start, mode: str) -> None:
+    body = json.dumps({"code": 503, "reason": "BUSY", "message": "upstream busy"}).encode()
+    server = hostile(lambda conn, seen: conn.send(head(length=len(body) + 50) + body))
+    with pytest.raises(openai.APIConnectionError):
+        call(client(server), mode)
+    assert len(server.requests) == 1
 
 
 @each_mode()
