@@ -141,6 +141,29 @@ class RawOpenAIAiohttp(RawOpenAI):
         super().__init__(base_url, api_key, aiohttp=True)
 
 
+class RawOpenAINodeTexts(RawOpenAI):
+    """The raw SDK's rerank post, given the texts a LlamaIndex postprocessor must read.
+
+    Informational, beside the ``NovitaAI`` rerank row: a node postprocessor reads each node's
+    ``get_content(MetadataMode.EMBED)`` on every call, which a bare ``client.post`` of ready
+    strings does not; this row pays that too, and nothing else.
+    """
+
+    name = "openai+nodes"
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        super().__init__(base_url, api_key)
+        self._nodes: tuple[list[str], list[Any]] | None = None
+
+    def rerank(self, query: str, documents: list[str]) -> int:
+        from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
+
+        if self._nodes is None or self._nodes[0] is not documents:
+            self._nodes = (documents, [NodeWithScore(node=TextNode(text=d)) for d in documents])
+        texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in self._nodes[1]]
+        return super().rerank(query, texts)
+
+
 # ---------------------------------------------------------------------------------------------
 # LangChain
 
@@ -299,6 +322,7 @@ CONTENDERS: dict[str, type[Contender]] = {
     for c in (
         RawOpenAI,
         RawOpenAIAiohttp,
+        RawOpenAINodeTexts,
         LangChainOpenAI,
         LangChainNovita,
         LlamaIndexOpenAILike,
