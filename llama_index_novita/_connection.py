@@ -28,11 +28,11 @@ if TYPE_CHECKING:
     from novita_core.client import NovitaClient
 
 
-_FIELD_NAMES = tuple(
-    {"base_url": "api_base", "http_async_client": "async_http_client"}.get(name, name)
-    for name in SETTINGS_ARGUMENTS
-)
-"""The fields for the core's settings arguments (LlamaIndex names two of them otherwise)."""
+_RENAMED = {"base_url": "api_base", "http_async_client": "async_http_client"}
+"""The core's (and LangChain's) names for the two settings LlamaIndex names otherwise."""
+
+_FIELD_NAMES = tuple(_RENAMED.get(name, name) for name in SETTINGS_ARGUMENTS)
+"""The fields for the core's settings arguments."""
 
 
 class NovitaLlamaConnection(ConnectedModel, BaseModel):
@@ -107,9 +107,11 @@ class NovitaLlamaConnection(ConnectedModel, BaseModel):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
-        unknown = sorted(set(kwargs) - constructor_names(type(self)))
-        if unknown:
-            raise _unknown_arguments(type(self), unknown)
+        # Before pydantic's bare "extra inputs" error, unless a subclass lets extra inputs in.
+        if type(self).model_config.get("extra") == "forbid":
+            unknown = sorted(set(kwargs) - constructor_names(type(self)))
+            if unknown:
+                raise _unknown_arguments(type(self), unknown)
         # The key is a secret whichever form it came in; the callback manager is never None.
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
@@ -134,14 +136,21 @@ class NovitaLlamaConnection(ConnectedModel, BaseModel):
         return self._resolved_settings().base_url
 
 
+def _closest(name: str, fields: list[str]) -> str | None:
+    """The field a misspelt keyword, or the core's name for a setting, most likely meant."""
+    if name in _RENAMED:
+        return _RENAMED[name]
+    matches = difflib.get_close_matches(name, fields, n=1)
+    return matches[0] if matches else None
+
+
 def _unknown_arguments(model_cls: type[BaseModel], unknown: list[str]) -> InvalidParameterError:
     """The error for constructor keywords ``model_cls`` has no field for, with what it has."""
     fields = sorted(model_cls.model_fields)
-    guesses = [
-        f"{name!r} (did you mean {match[0]!r}?)" if match else repr(name)
-        for name in unknown
-        for match in [difflib.get_close_matches(name, fields, n=1)]
-    ]
+    guesses = []
+    for name in unknown:
+        closest = _closest(name, fields)
+        guesses.append(f"{name!r} (did you mean {closest!r}?)" if closest else repr(name))
     elsewhere = (
         " Other request parameters go in additional_kwargs={...}."
         if "additional_kwargs" in model_cls.model_fields

@@ -111,7 +111,6 @@ def connect_model(
 
 
 @functools.cache
-@functools.cache
 def constructor_names(model_cls: type) -> frozenset[str]:
     """The keywords a pydantic model class's constructor takes: field names and their aliases.
 
@@ -129,6 +128,7 @@ def constructor_names(model_cls: type) -> frozenset[str]:
     return frozenset(names)
 
 
+@functools.cache
 def _reader(field_names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
     return operator.attrgetter(*field_names)
 

@@ -9,7 +9,7 @@ import pytest
 from novita_core._compat import http_lib
 from novita_core.catalog import LISTING_TIMEOUT
 from novita_core.client import NovitaClient
-from novita_core.connection import connect
+from novita_core.connection import connect, constructor_names
 from novita_core.params import (
     CHAT,
     InvalidParameterError,
@@ -35,6 +35,17 @@ def test_connect_reuses_the_connection_while_fields_are_unchanged() -> None:
     moved = connect(edited, api_key=KEY, base_url="http://127.0.0.1:8/v1", default_headers=headers)
     assert moved.settings.base_url == "http://127.0.0.1:8/v1"
     assert KEY not in repr(moved)
+
+
+def test_constructor_names_are_the_fields_and_all_their_aliases() -> None:
+    from pydantic import AliasChoices, BaseModel, Field
+
+    class Model(BaseModel):
+        plain: int = 0
+        aliased: int = Field(default=0, alias="other")
+        choices: int = Field(default=0, validation_alias=AliasChoices("choices", "chosen"))
+
+    assert constructor_names(Model) == {"plain", "aliased", "other", "choices", "chosen"}
 
 
 def test_connect_compares_user_http_clients_by_identity() -> None:

@@ -145,13 +145,18 @@ def test_timeout_bounds_the_whole_attempt(
     assert time.monotonic() - started < 2.1
 
 
-@each_mode(["stream", "astream"])
-def test_a_json_answer_to_a_stream_cut_short_is_a_typed_error(hostile: Start, mode: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "transport"), [("stream", "httpx"), ("astream", "aiohttp"), ("astream", "httpx")]
+)
+def test_a_json_answer_to_a_stream_cut_short_is_a_retried_connection_error(
+    hostile: Start, mode: str, transport: str
+) -> None:
     body = json.dumps({"code": 503, "reason": "BUSY", "message": "upstream busy"}).encode()
     server = hostile(lambda conn, seen: conn.send(head(length=len(body) + 50) + body))
-    with pytest.raises(openai.APIConnectionError):
-        call(client(server), mode)
-    assert len(server.requests) == 1
+    with pytest.raises(openai.APIConnectionError) as info:
+        call(client(server, max_retries=1, async_transport=transport), mode)
+    assert type(info.value) is openai.APIConnectionError  # not its APITimeoutError subclass
+    assert len(server.requests) == 2
 
 
 @each_mode()

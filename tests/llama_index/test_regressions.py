@@ -12,6 +12,7 @@ from typing import Any
 import openai
 import pytest
 from llama_index.core.agent.workflow import FunctionAgent
+from llama_index.core.bridge.pydantic import ConfigDict
 from llama_index.core.llms import ChatMessage
 
 from llama_index_novita import NovitaAI, NovitaEmbedding, NovitaRerank
@@ -134,6 +135,7 @@ def test_bad_arguments_fail_at_construction_with_no_request(
         (NovitaAI, {"top_kk": 40}, r"'top_kk' \(did you mean 'top_k'\?\) for NovitaAI"),
         (NovitaEmbedding, {"dimension": 8}, r"'dimension' \(did you mean 'dimensions'\?\)"),
         (NovitaRerank, {"topn": 2, "zzz": 1}, r"'topn' \(did you mean 'top_n'\?\), 'zzz' for"),
+        (NovitaAI, {"base_url": "http://127.0.0.1:9"}, r"'base_url' \(did you mean 'api_base'\?\)"),
     ],
 )
 def test_unknown_constructor_arguments_name_the_argument_and_the_valid_fields(
@@ -144,6 +146,14 @@ def test_unknown_constructor_arguments_name_the_argument_and_the_valid_fields(
     assert "Valid fields: " in str(caught.value)
     assert "api_base" in str(caught.value)
     assert server.requests == []
+
+
+def test_a_subclass_that_allows_extra_inputs_keeps_them(server: OfflineNovitaServer) -> None:
+    class Tagged(NovitaAI):
+        model_config = ConfigDict(extra="allow")
+
+    llm = Tagged(api_key=server.api_key, api_base=server.base_url, tag="nightly")
+    assert llm.tag == "nightly"  # type: ignore[attr-defined]
 
 
 def test_bad_per_call_kwargs_fail_before_any_request(
