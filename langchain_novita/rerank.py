@@ -33,8 +33,9 @@ def _text(document: RerankInput) -> str:
 class NovitaRerank(NovitaFanOut, NovitaConnection, BaseDocumentCompressor):
     """Novita AI rerankers (``/rerank``) as a LangChain document compressor.
 
-    Setup (``langchain-classic`` only for ``ContextualCompressionRetriever``):
+    Setup:
         ```bash
+        # langchain-classic only for ContextualCompressionRetriever
         pip install "novita-integrations[langchain]" langchain-classic
         export NOVITA_API_KEY="your-api-key"
         ```
