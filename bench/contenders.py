@@ -141,7 +141,20 @@ class RawOpenAIAiohttp(RawOpenAI):
         super().__init__(base_url, api_key, aiohttp=True)
 
 
-class RawOpenAINodeTexts(RawOpenAI):
+class RerankNodes:
+    """The rerank documents as LlamaIndex nodes, built once per document list (outside timing)."""
+
+    _nodes: tuple[list[str], list[Any]] | None = None
+
+    def nodes_of(self, documents: list[str]) -> list[Any]:
+        if self._nodes is None or self._nodes[0] is not documents:
+            from llama_index.core.schema import NodeWithScore, TextNode
+
+            self._nodes = (documents, [NodeWithScore(node=TextNode(text=d)) for d in documents])
+        return self._nodes[1]
+
+
+class RawOpenAINodeTexts(RerankNodes, RawOpenAI):
     """The raw SDK's rerank post, given the texts a LlamaIndex postprocessor must read.
 
     Informational, beside the ``NovitaAI`` rerank row: a node postprocessor reads each node's
@@ -151,16 +164,11 @@ class RawOpenAINodeTexts(RawOpenAI):
 
     name = "openai+nodes"
 
-    def __init__(self, base_url: str, api_key: str) -> None:
-        super().__init__(base_url, api_key)
-        self._nodes: tuple[list[str], list[Any]] | None = None
-
     def rerank(self, query: str, documents: list[str]) -> int:
-        from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
+        from llama_index.core.schema import MetadataMode
 
-        if self._nodes is None or self._nodes[0] is not documents:
-            self._nodes = (documents, [NodeWithScore(node=TextNode(text=d)) for d in documents])
-        texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in self._nodes[1]]
+        nodes = self.nodes_of(documents)
+        texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         return super().rerank(query, texts)
 
 
@@ -288,7 +296,7 @@ class LlamaIndexOpenAILike(_LlamaIndex):
         self.llm = OpenAILike(api_base=base_url, api_key=api_key, model=MODEL, is_chat_model=True)
 
 
-class LlamaIndexNovita(_LlamaIndex):
+class LlamaIndexNovita(RerankNodes, _LlamaIndex):
     """Our ``llama_index_novita.NovitaAI``."""
 
     name = "NovitaAI"
@@ -300,7 +308,6 @@ class LlamaIndexNovita(_LlamaIndex):
         self._setup_messages()
         self.llm = NovitaAI(api_base=base_url, api_key=api_key, model=MODEL)
         self._reranker: Any = None
-        self._nodes: tuple[list[str], list[Any]] | None = None
 
     def rerank(self, query: str, documents: list[str]) -> int:
         """``llama_index_novita.NovitaRerank.postprocess_nodes`` (on the NovitaAI row)."""
@@ -310,11 +317,8 @@ class LlamaIndexNovita(_LlamaIndex):
             self._reranker = NovitaRerank(
                 api_base=self.base_url, api_key=self.api_key, top_n=RERANK_TOP_N
             )
-        if self._nodes is None or self._nodes[0] is not documents:
-            from llama_index.core.schema import NodeWithScore, TextNode
-
-            self._nodes = (documents, [NodeWithScore(node=TextNode(text=d)) for d in documents])
-        return len(self._reranker.postprocess_nodes(self._nodes[1], query_str=query))
+        nodes = self.nodes_of(documents)
+        return len(self._reranker.postprocess_nodes(nodes, query_str=query))
 
 
 CONTENDERS: dict[str, type[Contender]] = {
